@@ -1,0 +1,51 @@
+"""The `parallelbench` command: `eval` (lm-eval's CLI), `theory`, `sweep`, `report`."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# subcommand -> (module with main(argv), one-line help)
+SUBCOMMANDS = {
+    "eval": ("parallelbench_lmeval.cli", "run lm-eval with dllm and the ParallelBench tasks registered (lm_eval's options)"),
+    "theory": ("parallelbench_lmeval.theory.cli", "the paper's Section 4: closed forms next to the simulated ideal model"),
+    "sweep": ("parallelbench_lmeval.report.sweep", "one model, a grid of decoding configurations, one results folder each"),
+    "report": ("parallelbench_lmeval.report.cli", "tables, plots and leaderboard files from lm-eval results folders"),
+}
+
+
+def run_lm_eval(argv: list[str] | None = None) -> None:
+    from lm_eval.__main__ import cli_evaluate
+
+    from parallelbench_lmeval.registration import ensure_registered
+
+    ensure_registered()
+    if argv is not None:
+        sys.argv = [sys.argv[0], *argv]
+    cli_evaluate()
+
+
+def _usage() -> str:
+    lines = ["usage: parallelbench {" + ",".join(SUBCOMMANDS) + "} ...", ""]
+    lines += [f"  {name:<8} {help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in SUBCOMMANDS:
+        print(f"unknown command {command!r}; allowed: {', '.join(SUBCOMMANDS)}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    if command == "eval":
+        run_lm_eval(rest)
+        return 0
+    module = importlib.import_module(SUBCOMMANDS[command][0])
+    return module.main(rest) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

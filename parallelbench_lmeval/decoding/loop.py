@@ -1,0 +1,90 @@
+"""The unmasking loop: proposal x score x selection x block schedule.
+
+One call decodes a whole batch. Each step is one call of `denoise` (one NFE) for the rows
+that still have masks in the current block; rows whose block is full wait without a
+forward pass, and a block with no mask left is never run.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+
+from parallelbench_lmeval.decoding import selection
+from parallelbench_lmeval.decoding.config import DecodingConfig
+from parallelbench_lmeval.decoding.proposal import propose
+from parallelbench_lmeval.decoding.schedule import block_schedule
+from parallelbench_lmeval.decoding.scores import SCORES
+
+# denoise(canvas[rows, G], rows, (start, end)) -> logits[rows, end - start, V]
+Denoiser = Callable[[torch.Tensor, torch.Tensor, tuple[int, int]], torch.Tensor]
+
+
+@dataclass
+class DecodeResult:
+    tokens: torch.Tensor  # [B, G] the decoded canvas
+    nfe: torch.Tensor  # [B] forward passes each row took part in
+
+
+def select_rule(config: DecodingConfig) -> Callable[[torch.Tensor, torch.Tensor, int | None], torch.Tensor]:
+    """(scores, candidates, step_count) -> positions to commit."""
+    if config.threshold is not None:
+        return lambda scores, candidates, _: selection.threshold(scores, candidates, config.threshold)
+    if config.factor is not None:
+        return lambda scores, candidates, _: selection.factor(scores, candidates, config.factor)
+    return selection.top_k
+
+
+def commit_step(
+    logits: torch.Tensor,
+    window: torch.Tensor,
+    count: int | None,
+    config: DecodingConfig,
+    forbidden_ids: torch.Tensor,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """One step on the current block: returns `window` with the selected masks filled in."""
+    logits = logits.index_fill(-1, forbidden_ids, float("-inf"))
+    proposal = propose(logits, config.temperature, generator)
+    probs = logits.float().softmax(-1)
+    candidates = window == forbidden_ids[0]
+    scores = SCORES[config.score](probs, proposal, generator).masked_fill(~candidates, float("-inf"))
+    chosen = select_rule(config)(scores, candidates, count)
+    return torch.where(chosen, proposal, window)
+
+
+def unmask(
+    denoise: Denoiser,
+    batch_size: int,
+    config: DecodingConfig,
+    mask_id: int,
+    device: torch.device | str = "cpu",
+    generator: torch.Generator | None = None,
+    forbidden_ids: Sequence[int] = (),
+) -> DecodeResult:
+    """Decodes `batch_size` canvases of `config.gen_length` masks; `forbidden_ids` are never
+    proposed (the mask id always is forbidden)."""
+    canvas = torch.full((batch_size, config.gen_length), mask_id, dtype=torch.long, device=device)
+    nfe = torch.zeros(batch_size, dtype=torch.long, device=device)
+    all_rows = torch.arange(batch_size, device=device)
+    forbidden = torch.tensor([mask_id, *(i for i in forbidden_ids if i != mask_id)], device=device)
+    step = partial(commit_step, config=config, forbidden_ids=forbidden, generator=generator)
+
+    for block in block_schedule(config):
+        span = (block.start, block.end)
+        for count in block.step_counts or itertools.repeat(None):
+            if count is not None:  # fixed schedule: every row has masks left here
+                rows, view = all_rows, canvas
+            else:  # adaptive: the one host sync per step decides which rows go on
+                rows = (canvas[:, block.start : block.end] == mask_id).any(-1).nonzero().squeeze(-1)
+                if rows.numel() == 0:
+                    break
+                view = canvas[rows]
+            logits = denoise(view, rows, span)
+            canvas[rows, block.start : block.end] = step(logits, view[:, block.start : block.end], count)
+            nfe[rows] += 1
+    return DecodeResult(tokens=canvas, nfe=nfe)

@@ -1,0 +1,43 @@
+"""Selection rules: which masked positions of the current block to commit this step.
+
+Each rule takes `scores` [rows, positions] (-inf where the position is not a masked
+candidate) and the boolean `candidates`, and returns the boolean positions to commit.
+Ties are broken by the lower position index (stable sort).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _rank(order: torch.Tensor) -> torch.Tensor:
+    """Inverse of a sort order: the rank (0 = best) of every position."""
+    positions = torch.arange(order.shape[-1], device=order.device).expand_as(order)
+    return torch.empty_like(order).scatter_(-1, order, positions)
+
+
+def top_k(scores: torch.Tensor, candidates: torch.Tensor, count: int) -> torch.Tensor:
+    """The `count` best-scored candidates (all of them if fewer remain)."""
+    order = scores.argsort(dim=-1, descending=True, stable=True)
+    return candidates & (_rank(order) < count)
+
+
+def threshold(scores: torch.Tensor, candidates: torch.Tensor, gamma: float) -> torch.Tensor:
+    """The best candidate and every candidate scoring >= gamma (the released rule, not >)."""
+    order = scores.argsort(dim=-1, descending=True, stable=True)
+    return candidates & ((_rank(order) == 0) | (scores >= gamma))
+
+
+def factor(scores: torch.Tensor, candidates: torch.Tensor, f: float) -> torch.Tensor:
+    """The longest prefix of the sorted candidates c(1) >= c(2) >= ... such that
+    (m + 1)(1 - c(m)) <= f for every 2 <= m <= n, with n >= 1.
+
+    The released code commits everything when only the last rank fails; the prefix
+    here stops at the first failing rank.
+    """
+    sorted_scores, order = scores.sort(dim=-1, descending=True, stable=True)
+    m = torch.arange(1, scores.shape[-1] + 1, device=scores.device, dtype=sorted_scores.dtype)
+    passes = ((m + 1) * (1 - sorted_scores) <= f) & (sorted_scores > float("-inf"))
+    passes[..., 0] = True
+    prefix = passes.long().cumprod(dim=-1).sum(dim=-1, keepdim=True)
+    return candidates & (_rank(order) < prefix)

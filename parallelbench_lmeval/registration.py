@@ -1,0 +1,59 @@
+"""Registers the `dllm` model and the ParallelBench task folder with lm-eval."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from pathlib import Path
+
+MODEL_NAME = "dllm"
+MODEL_TARGET = "parallelbench_lmeval.models.dllm:DiffusionLM"
+
+
+def task_dir() -> Path:
+    """The YAML task folder: inside the installed package, or at the top of a source checkout."""
+    packaged = Path(__file__).parent / "task_yamls"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "task_yamls"
+
+
+def register_model(registry_module) -> None:
+    if MODEL_NAME not in registry_module.model_registry:
+        registry_module.model_registry.register(MODEL_NAME, target=MODEL_TARGET)
+
+
+def include_tasks(manager_module) -> None:
+    """Puts our task folder first on every TaskManager's include path (user paths still override)."""
+    task_manager = manager_module.TaskManager
+    original_init = task_manager.__init__
+    if getattr(original_init, "_parallelbench", False):
+        return
+    signature = inspect.signature(original_init)
+
+    @functools.wraps(original_init)
+    def __init__(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        given = bound.arguments.get("include_path")
+        paths = list(given) if isinstance(given, (list, tuple)) else ([given] if given else [])
+        if not any(Path(p).resolve() == task_dir().resolve() for p in paths):
+            paths.insert(0, str(task_dir()))
+        bound.arguments["include_path"] = paths
+        original_init(*bound.args, **bound.kwargs)
+
+    __init__._parallelbench = True
+    task_manager.__init__ = __init__
+
+
+def patch(module) -> None:
+    if module.__name__ == "lm_eval.api.registry":
+        register_model(module)
+    elif module.__name__ == "lm_eval.tasks.manager":
+        include_tasks(module)
+
+
+def ensure_registered() -> None:
+    """For entry points that may run without the `.pth` hook (editable installs, odd site setups)."""
+    import lm_eval.api.registry
+    import lm_eval.tasks.manager
+
+    register_model(lm_eval.api.registry)
+    include_tasks(lm_eval.tasks.manager)

@@ -1,0 +1,29 @@
+"""Per-sample decoding statistics that travel with the generated text through lm-eval.
+
+lm-eval hands model outputs to the task's `process_results` untouched, so a `str`
+subclass can carry the numbers from the model to the metrics, and from there into
+`--log_samples` rows and the results table, without any global state.
+"""
+
+from __future__ import annotations
+
+STAT_NAMES = ("nfe", "tokens_per_step", "gen_tokens", "decode_seconds")
+
+
+class DecodedText(str):
+    """Generated text, plus the decoding statistics of the sample that produced it."""
+
+    stats: dict[str, float]
+
+    def __new__(cls, text: str, stats: dict[str, float]):
+        obj = super().__new__(cls, text)
+        obj.stats = stats
+        return obj
+
+    def __reduce__(self):  # keeps the stats across pickling (multi-process gathers, caches)
+        return DecodedText, (str(self), self.stats)
+
+
+def decode_stats(response) -> dict[str, float]:
+    """The statistics carried by a model response; {} for models that report none (e.g. `hf`)."""
+    return dict(getattr(response, "stats", None) or {})

@@ -1,0 +1,23 @@
+import os
+
+import pytest
+
+# Everything runs offline: no hub look-ups, even for names that look like hub ids.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def tiny_masked_lm_dir(tmp_path_factory):
+    from model_helpers import tiny_masked_lm
+
+    return tiny_masked_lm(tmp_path_factory.mktemp("tiny_bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_dream_dir(tmp_path_factory):
+    from model_helpers import tiny_dream_standin
+
+    return tiny_dream_standin(tmp_path_factory.mktemp("tiny_dream"))

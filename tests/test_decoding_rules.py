@@ -1,0 +1,295 @@
+"""Scores, selection rules, schedules and the loop, on hand-made logits."""
+
+import math
+
+import pytest
+import torch
+
+from parallelbench_lmeval.decoding import DecodingConfig, unmask
+from parallelbench_lmeval.decoding import selection
+from parallelbench_lmeval.decoding.loop import commit_step
+from parallelbench_lmeval.decoding.proposal import propose
+from parallelbench_lmeval.decoding.schedule import block_schedule, spread
+from parallelbench_lmeval.decoding.scores import SCORES
+
+NEG = float("-inf")
+
+
+def probs(*rows):
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+# ---------------------------------------------------------------- scores
+def test_confidence_is_probability_of_proposal():
+    p = probs([0.1, 0.7, 0.2], [0.5, 0.25, 0.25])
+    proposal = torch.tensor([1, 2])
+    assert SCORES["confidence"](p, proposal, None).tolist() == pytest.approx([0.7, 0.25])
+
+
+def test_margin_is_top1_minus_top2_whatever_the_proposal():
+    p = probs([0.1, 0.7, 0.2], [0.5, 0.25, 0.25])
+    assert SCORES["margin"](p, torch.tensor([0, 2]), None).tolist() == pytest.approx([0.5, 0.25])
+
+
+def test_entropy_score_is_negative_entropy_and_ignores_zero_probabilities():
+    p = probs([0.5, 0.5, 0.0], [1.0, 0.0, 0.0])
+    assert SCORES["entropy"](p, torch.tensor([0, 0]), None).tolist() == pytest.approx([-math.log(2), 0.0])
+
+
+def test_random_score_is_uniform_noise_from_the_generator():
+    p = probs([0.5, 0.5], [0.5, 0.5])
+    a = SCORES["random"](p, None, torch.Generator().manual_seed(3))
+    b = SCORES["random"](p, None, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and ((a >= 0) & (a < 1)).all()
+
+
+# ---------------------------------------------------------------- proposals
+def test_greedy_proposal_is_argmax():
+    logits = torch.tensor([[0.0, 3.0, 1.0]])
+    assert propose(logits, 0.0, None).tolist() == [1]
+
+
+def test_gumbel_proposal_samples_the_softmax_at_temperature_one():
+    logits = torch.log(torch.tensor([0.2, 0.8])).expand(20000, 2)
+    draws = propose(logits, 1.0, torch.Generator().manual_seed(0))
+    assert draws.float().mean().item() == pytest.approx(0.8, abs=0.02)
+
+
+def test_gumbel_proposal_is_float64_and_survives_huge_logits():
+    logits = torch.tensor([[1000.0, 999.0, -1000.0]])
+    draws = propose(logits.expand(4000, 3), 1.0, torch.Generator().manual_seed(1))
+    # exp(1000) overflows float32 and float64; the log-space form still samples e/(1+e) vs 1/(1+e)
+    assert draws.max().item() <= 1
+    assert draws.float().mean().item() == pytest.approx(1 / (1 + math.e), abs=0.03)
+
+
+# ---------------------------------------------------------------- selection rules
+def scores_and_candidates(values):
+    scores = torch.tensor([values], dtype=torch.float32)
+    return scores, scores > NEG
+
+
+def test_top_k_takes_the_k_best_and_breaks_ties_by_position():
+    scores, candidates = scores_and_candidates([0.5, 0.9, 0.5, NEG, 0.5])
+    assert selection.top_k(scores, candidates, 2).tolist() == [[True, True, False, False, False]]
+
+
+def test_top_k_never_commits_a_non_candidate():
+    scores, candidates = scores_and_candidates([NEG, 0.2, NEG])
+    assert selection.top_k(scores, candidates, 3).tolist() == [[False, True, False]]
+
+
+def test_threshold_commits_best_even_below_gamma():
+    scores, candidates = scores_and_candidates([0.3, 0.4, 0.1])
+    assert selection.threshold(scores, candidates, 0.9).tolist() == [[False, True, False]]
+
+
+def test_threshold_uses_greater_or_equal():
+    scores, candidates = scores_and_candidates([0.5, 0.75, 0.49])
+    assert selection.threshold(scores, candidates, 0.5).tolist() == [[True, True, False]]
+
+
+def test_threshold_of_one_commits_only_certain_positions():
+    scores, candidates = scores_and_candidates([1.0, 0.999, 1.0])
+    assert selection.threshold(scores, candidates, 1.0).tolist() == [[True, False, True]]
+
+
+def test_factor_commits_the_longest_passing_prefix():
+    # sorted c = 0.99, 0.9, 0.8, 0.7: (m+1)(1-c(m)) = -, 0.3, 0.8, 1.5
+    scores, candidates = scores_and_candidates([0.8, 0.99, 0.7, 0.9])
+    assert selection.factor(scores, candidates, 1.0).tolist() == [[True, True, False, True]]
+    assert selection.factor(scores, candidates, 0.5).tolist() == [[False, True, False, True]]
+    assert selection.factor(scores, candidates, 2.0).tolist() == [[True, True, True, True]]
+
+
+def test_factor_always_commits_at_least_one():
+    scores, candidates = scores_and_candidates([0.1, 0.2])
+    assert selection.factor(scores, candidates, 0.01).tolist() == [[False, True]]
+
+
+def test_factor_off_by_one_of_the_released_code_is_fixed():
+    # only the last rank fails: the released code would commit all three
+    scores, candidates = scores_and_candidates([0.95, 0.9, 0.5])  # 0.3, 2.0 at m=2,3
+    assert selection.factor(scores, candidates, 1.0).tolist() == [[True, True, False]]
+
+
+def test_factor_ignores_non_candidates():
+    scores, candidates = scores_and_candidates([0.99, NEG, 0.98])
+    assert selection.factor(scores, candidates, 1.0).tolist() == [[True, False, True]]
+
+
+# ---------------------------------------------------------------- schedule
+def test_remainder_is_spread_over_the_first_steps():
+    assert spread(32, 5) == (7, 7, 6, 6, 6)
+    assert spread(4, 8) == (1, 1, 1, 1)  # never a step that commits nothing
+
+
+def test_top_k_schedule_with_k_not_dividing_the_length():
+    config = DecodingConfig.from_options(gen_length=10, k=4)
+    (block,) = block_schedule(config)
+    assert block.step_counts == (4, 3, 3)
+
+
+def test_semi_autoregressive_blocks_split_steps_evenly():
+    config = DecodingConfig.from_options(gen_length=32, steps=8, block_length=8)
+    blocks = block_schedule(config)
+    assert [(b.start, b.end) for b in blocks] == [(0, 8), (8, 16), (16, 24), (24, 32)]
+    assert all(b.step_counts == (4, 4) for b in blocks)
+
+
+def test_left_to_right_blocks_that_do_not_divide():
+    config = DecodingConfig.from_options(gen_length=10, unmasking="left_to_right", k=4)
+    assert [(b.start, b.end, b.step_counts) for b in block_schedule(config)] == [
+        (0, 4, (4,)), (4, 8, (4,)), (8, 10, (2,))
+    ]
+
+
+def test_adaptive_blocks_have_no_fixed_counts():
+    config = DecodingConfig.from_options(gen_length=8, threshold=0.9, block_length=4)
+    assert [b.step_counts for b in block_schedule(config)] == [None, None]
+
+
+# ---------------------------------------------------------------- validation
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"unmasking": "lowest_entropy"}, "unknown unmasking strategy 'lowest_entropy'; allowed: random, confidence"),
+        ({"threshold": 0.9, "factor": 1.0}, "threshold and factor"),
+        ({"k": 2, "steps": 4}, "either k (tokens per step) or steps"),
+        ({"block_length": 5}, "block_length=5 does not divide the generation length 32; allowed: 1, 2, 4, 8, 16, 32"),
+        ({"threshold": 0.0}, "threshold must lie in (0, 1], got 0.0"),
+        ({"threshold": 1.5}, "threshold must lie in (0, 1], got 1.5"),
+        ({"k": 0}, "k (tokens per step) must be a positive integer, got 0"),
+        ({"k": -3}, "got -3"),
+        ({"k": "two"}, "k must be an integer, got 'two'"),
+        ({"factor": -1}, "factor must be positive"),
+        ({"threshold": 0.9, "k": 2}, "drop k/steps"),
+        ({"unmasking": "left_to_right", "threshold": 0.9}, "left_to_right"),
+        ({"temperature": -1}, "temperature must be >= 0"),
+        ({"steps": 6, "block_length": 8}, "steps=6 cannot be split evenly over 4 blocks"),
+        ({"top_p": 0.9}, "unknown decoding option(s) ['top_p']"),
+    ],
+)
+def test_invalid_options_are_rejected_with_a_clear_message(options, message):
+    with pytest.raises(ValueError) as error:
+        DecodingConfig.from_options(gen_length=32, **options)
+    assert message in str(error.value)
+
+
+def test_options_arrive_as_strings_from_the_command_line():
+    config = DecodingConfig.from_options(gen_length="32", k="4", threshold=None, temperature="0.5")
+    assert (config.gen_length, config.k, config.temperature) == (32, 4, 0.5)
+
+
+def test_length_dependent_checks_wait_for_the_length():
+    config = DecodingConfig.from_options(gen_length=None, block_length=5)
+    with pytest.raises(ValueError, match="does not divide"):
+        config.with_gen_length(32)
+
+
+# ---------------------------------------------------------------- the loop
+MASK = 4
+
+
+def fixed_denoiser(table):
+    """Logits that do not depend on the canvas: table[position] over a 5-token vocabulary."""
+    table = torch.tensor(table, dtype=torch.float32)
+    calls = []
+
+    def denoise(canvas, rows, span):
+        calls.append((rows.tolist(), span))
+        return table[span[0] : span[1]].expand(len(rows), -1, -1).clone()
+
+    return denoise, calls
+
+
+def test_mask_token_is_never_proposed():
+    denoise, _ = fixed_denoiser([[0, 0, 0, 0, 50.0]] * 3)
+    result = unmask(denoise, 1, DecodingConfig.from_options(gen_length=3), MASK)
+    assert MASK not in result.tokens.tolist()[0]
+
+
+def test_forbidden_ids_suppress_eos():
+    eos = 3
+    denoise, _ = fixed_denoiser([[0, 1.0, 0, 9.0, 0]] * 3)
+    plain = unmask(denoise, 1, DecodingConfig.from_options(gen_length=3), MASK)
+    suppressed = unmask(denoise, 1, DecodingConfig.from_options(gen_length=3), MASK, forbidden_ids=[eos])
+    assert plain.tokens.tolist() == [[eos] * 3]
+    assert suppressed.tokens.tolist() == [[1] * 3]
+
+
+def test_confidence_order_commits_most_confident_first():
+    table = [[5.0, 0, 0, 0, 0], [0, 9.0, 0, 0, 0], [0, 0, 1.0, 0, 0]]
+    denoise, _ = fixed_denoiser(table)
+    canvases = []
+
+    def recording(canvas, rows, span):
+        canvases.append(canvas.clone())
+        return denoise(canvas, rows, span)
+
+    result = unmask(recording, 1, DecodingConfig.from_options(gen_length=3), MASK)
+    assert result.nfe.tolist() == [3]
+    assert [c.tolist()[0] for c in canvases] == [[MASK] * 3, [MASK, 1, MASK], [0, 1, MASK]]
+
+
+def test_nfe_of_top_k_threshold_and_factor():
+    confident = [[9.0, 0, 0, 0, 0]] * 8  # p(x0) ~ 0.9995 everywhere
+    denoise, _ = fixed_denoiser(confident)
+    nfe = lambda **o: unmask(denoise, 2, DecodingConfig.from_options(gen_length=8, **o), MASK).nfe.tolist()
+    assert nfe(k=3) == [3, 3]
+    assert nfe(steps=8) == [8, 8]
+    assert nfe(threshold=0.9) == [1, 1]
+    assert nfe(threshold=0.9, block_length=4) == [2, 2]
+    assert nfe(factor=1.0) == [1, 1]
+    assert nfe(unmasking="left_to_right", k=3) == [3, 3]
+
+
+def test_finished_rows_cost_no_forward_passes():
+    table = torch.zeros(2, 4, 5)
+    table[0, :, 0] = 9.0  # row 0 is sure of everything: one step under a threshold
+    table[1, :, 0] = 0.5  # row 1 is unsure: one position per step
+
+    calls = []
+
+    def denoise(canvas, rows, span):
+        calls.append(rows.tolist())
+        return table[rows][:, span[0] : span[1]]
+
+    result = unmask(denoise, 2, DecodingConfig.from_options(gen_length=4, threshold=0.9), MASK)
+    assert result.nfe.tolist() == [1, 4]
+    assert calls == [[0, 1], [1], [1], [1]]
+
+
+def test_left_to_right_fills_blocks_in_order():
+    denoise, calls = fixed_denoiser([[0, 0, 9.0, 0, 0]] * 5)
+    result = unmask(denoise, 1, DecodingConfig.from_options(gen_length=5, unmasking="left_to_right", k=2), MASK)
+    assert [span for _, span in calls] == [(0, 2), (2, 4), (4, 5)]
+    assert result.tokens.tolist() == [[2] * 5]
+
+
+def test_commit_step_touches_only_masked_positions():
+    window = torch.tensor([[1, MASK, MASK]])
+    logits = torch.tensor([[[0, 0, 0, 9.0, 0]] * 3])
+    config = DecodingConfig.from_options(gen_length=3, k=3)
+    out = commit_step(logits, window, 3, config, torch.tensor([MASK]), None)
+    assert out.tolist() == [[1, 3, 3]]
+
+
+def test_same_seed_same_order_different_seed_different_order():
+    denoise, _ = fixed_denoiser([[0, 0, 9.0, 0, 0]] * 16)
+
+    def unmasking_order(seed):
+        canvases = []
+
+        def recording(canvas, rows, span):
+            canvases.append(canvas.clone())
+            return denoise(canvas, rows, span)
+
+        config = DecodingConfig.from_options(gen_length=16, unmasking="random")
+        result = unmask(recording, 1, config, MASK, generator=torch.Generator().manual_seed(seed))
+        canvases.append(result.tokens)
+        return [int(((b != MASK) & (a == MASK)).nonzero()[0, 1]) for a, b in zip(canvases, canvases[1:])]
+
+    assert unmasking_order(0) == unmasking_order(0)
+    assert unmasking_order(0) != unmasking_order(1)
+    assert sorted(unmasking_order(0)) == list(range(16))
