@@ -11,13 +11,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(scope="session")
 def tiny_masked_lm_dir(tmp_path_factory):
-    from model_helpers import tiny_masked_lm
+    from parallelbench_lmeval.tiny_models import tiny_masked_lm
 
     return tiny_masked_lm(tmp_path_factory.mktemp("tiny_bert"))
 
 
 @pytest.fixture(scope="session")
 def tiny_dream_dir(tmp_path_factory):
-    from model_helpers import tiny_dream_standin
+    from parallelbench_lmeval.tiny_models import tiny_dream_standin
 
     return tiny_dream_standin(tmp_path_factory.mktemp("tiny_dream"))

@@ -20,7 +20,8 @@ from parallelbench_lmeval.decoding.proposal import propose
 from parallelbench_lmeval.decoding.schedule import block_schedule
 from parallelbench_lmeval.decoding.scores import SCORES
 
-# denoise(canvas[rows, G], rows, (start, end)) -> logits[rows, end - start, V]
+# denoise(canvas[rows, G], rows, (start, end)) -> logits[rows, end - start, V], a tensor the loop
+# may overwrite (it fills the forbidden ids in place rather than copying a batch x block x vocab tensor)
 Denoiser = Callable[[torch.Tensor, torch.Tensor, tuple[int, int]], torch.Tensor]
 
 
@@ -48,9 +49,9 @@ def commit_step(
     generator: torch.Generator | None,
 ) -> torch.Tensor:
     """One step on the current block: returns `window` with the selected masks filled in."""
-    logits = logits.index_fill(-1, forbidden_ids, float("-inf"))
-    proposal = propose(logits, config.temperature, generator)
+    logits.index_fill_(-1, forbidden_ids, float("-inf"))
     probs = logits.float().softmax(-1)
+    proposal = propose(logits, config.temperature, generator)
     candidates = window == forbidden_ids[0]
     scores = SCORES[config.score](probs, proposal, generator).masked_fill(~candidates, float("-inf"))
     chosen = select_rule(config)(scores, candidates, count)

