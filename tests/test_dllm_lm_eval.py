@@ -46,18 +46,25 @@ def test_lm_eval_cli_runs_dllm_with_statistics_in_samples(tiny_masked_lm_dir, tm
 
 
 @pytest.mark.slow
-def test_gen_kwargs_choose_the_strategy_per_run(tiny_masked_lm_dir, tmp_path):
+def test_gen_kwargs_choose_the_strategy_per_run_with_a_chat_template(tiny_masked_lm_dir, tmp_path):
     run_cli(
         [
             sys.executable, "-m", "lm_eval", "--model", "dllm",
             "--model_args", f"pretrained={tiny_masked_lm_dir}", "--device", "cpu",
             "--gen_kwargs", "unmasking=left_to_right,k=8",
+            "--apply_chat_template", "--fewshot_as_multiturn", "--log_samples",
             "--tasks", "parallelbench_sort", "--limit", "2", "--output_path", str(tmp_path / "out"),
         ],
         cwd=tmp_path,
     )
     (results_file,) = (tmp_path / "out").glob("*/results_*.json")
     assert json.loads(results_file.read_text())["results"]["parallelbench_sort"]["nfe,none"] == 4.0
+    (samples_file,) = (tmp_path / "out").glob("*/samples_parallelbench_sort_*.jsonl")
+    prompt = json.loads(samples_file.read_text().splitlines()[0])["arguments"]["gen_args_0"]["arg_0"]
+    # [user (example), assistant (its answer), user (question)] + generation prompt, as the tiny template renders it
+    assert prompt.startswith("<|user|>\nYou are managing a waiting line")
+    assert prompt.count("<|user|>") == 2 and prompt.count("<|assistant|>") == 2
+    assert prompt.endswith("<|assistant|>\n")
 
 
 def test_bad_strategy_fails_before_the_model_loads(tmp_path):
@@ -79,3 +86,23 @@ def test_simple_evaluate_accepts_a_diffusion_lm_instance(tiny_masked_lm_dir):
     results = simple_evaluate(model=lm, tasks=["parallelbench_reverse"], limit=2)
     assert results["results"]["parallelbench_reverse"]["nfe,none"] == 4.0
     assert results["config"]["dllm_totals"]["samples"] == 2
+
+
+@pytest.mark.slow
+def test_data_parallel_over_two_processes_sums_the_totals(tiny_masked_lm_dir, tmp_path):
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    run_cli(
+        torchrun + [
+            "-m", "parallelbench_lmeval", "--model", "dllm",
+            "--model_args", f"pretrained={tiny_masked_lm_dir},k=8",
+            "--tasks", "parallelbench_copy", "--limit", "6", "--batch_size", "2", "--device", "cpu",
+            "--log_samples", "--output_path", str(tmp_path / "out"),
+        ],
+        cwd=tmp_path,
+    )
+    (results_file,) = (tmp_path / "out").glob("*/results_*.json")
+    (samples_file,) = (tmp_path / "out").glob("*/samples_parallelbench_copy_*.jsonl")
+    config = json.loads(results_file.read_text())["config"]
+    assert config["dllm"]["world_size"] == 2
+    assert config["dllm_totals"]["samples"] == 6 and config["dllm_totals"]["nfe"] == 24
+    assert len(samples_file.read_text().splitlines()) == 6

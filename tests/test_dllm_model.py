@@ -173,3 +173,16 @@ def test_chat_template_is_applied(tiny_masked_lm_dir):
     assert text == "<|user|>\nhi\n<|assistant|>\n"
     assert lm.chat_template(True) == lm.backend.tokenizer.chat_template
     assert lm.tokenizer_name
+
+
+def test_special_ids_can_be_overridden(tiny_masked_lm_dir):
+    lm = DiffusionLM(pretrained=str(tiny_masked_lm_dir), device="cpu", mask_id=4, eos_id=102, eot_id=5)
+    ids = lm.backend.ids
+    assert (ids.mask_id, ids.eos_id, ids.eot_id) == (4, 102, 5)
+
+
+def test_suppress_eos_forbids_end_tokens(tiny_masked_lm_dir):
+    lm = DiffusionLM(pretrained=str(tiny_masked_lm_dir), device="cpu", eos_id=102, eot_id=5, suppress_eos=True)
+    assert lm.backend.forbidden_ids == [5, 102]
+    out = lm.generate_until(requests(PROMPTS[:2]), disable_tqdm=True)
+    assert all(o.stats["gen_tokens"] == 16 for o in out)

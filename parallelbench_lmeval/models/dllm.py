@@ -71,7 +71,7 @@ def _resolve_device(device: str | None, accelerator) -> torch.device:
     return wanted
 
 
-def _data_parallel_accelerator():
+def _data_parallel_accelerator(device: str | None):
     """An Accelerator when launched on several processes (accelerate launch / torchrun)."""
     import os
 
@@ -79,7 +79,8 @@ def _data_parallel_accelerator():
         return None
     from accelerate import Accelerator
 
-    accelerator = Accelerator()
+    on_cpu = str(device or "").startswith("cpu") or not torch.cuda.is_available()
+    accelerator = Accelerator(cpu=on_cpu)
     return accelerator if accelerator.num_processes > 1 else None
 
 
@@ -128,7 +129,7 @@ class DiffusionLM(LM):
         self.seed = _optional_int("seed", seed)
         self.pretrained = pretrained
 
-        self.accelerator = _data_parallel_accelerator()
+        self.accelerator = _data_parallel_accelerator(device)
         self._device = _resolve_device(device, self.accelerator)
         self._rank = self.accelerator.process_index if self.accelerator else 0
         self._world_size = self.accelerator.num_processes if self.accelerator else 1
@@ -238,7 +239,7 @@ class DiffusionLM(LM):
         keys = sorted(self.totals)
         local = torch.tensor([float(self.totals[k]) for k in keys], device=self._device, dtype=torch.float64)
         summed = self.accelerator.reduce(local, reduction="sum")
-        self.totals = Counter(dict(zip(keys, summed.tolist())))
+        self.totals = Counter({k: v if k == "decode_seconds" else int(v) for k, v in zip(keys, summed.tolist())})
 
     def loglikelihood(self, requests, disable_tqdm: bool = False):
         raise NotImplementedError(
