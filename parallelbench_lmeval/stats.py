@@ -7,6 +7,8 @@ subclass can carry the numbers from the model to the metrics, and from there int
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 STAT_NAMES = ("nfe", "tokens_per_step", "gen_tokens", "decode_seconds")
 
 
@@ -27,3 +29,12 @@ class DecodedText(str):
 def decode_stats(response) -> dict[str, float]:
     """The statistics carried by a model response; {} for models that report none (e.g. `hf`)."""
     return dict(getattr(response, "stats", None) or {})
+
+
+class BatchOutput(NamedTuple):
+    """What a decoding backend returns for a batch, one entry per prompt."""
+
+    texts: list[str]
+    nfe: list[int]
+    gen_tokens: list[int]  # generated tokens that are not end-of-text or padding
+    canvas_length: list[int]  # positions decoded (tokens; items for the ideal model)

@@ -215,20 +215,20 @@ class DiffusionLM(LM):
 
     def _generate_batch(self, contexts: list[str], config: DecodingConfig, until: list[str], generator) -> list[DecodedText]:
         started = time.perf_counter()
-        texts, nfes, generated = self.backend.generate(contexts, config, generator)
+        batch = self.backend.generate(contexts, config, generator)
         seconds = (time.perf_counter() - started) / len(contexts)
         outputs = []
-        for text, nfe, gen_tokens in zip(texts, nfes, generated):
+        for text, nfe, gen_tokens, canvas_length in zip(*batch):
             for stop in until:
                 if stop:
                     text = text.split(stop)[0]
             stats = {
                 "nfe": nfe,
-                "tokens_per_step": config.gen_length / nfe,
+                "tokens_per_step": canvas_length / nfe,
                 "gen_tokens": gen_tokens,
                 "decode_seconds": seconds,
             }
-            self.totals.update({"samples": 1, "nfe": nfe, "gen_tokens": gen_tokens, "canvas_tokens": config.gen_length})
+            self.totals.update({"samples": 1, "nfe": nfe, "gen_tokens": gen_tokens, "canvas_tokens": canvas_length})
             self.totals["decode_seconds"] += seconds
             outputs.append(DecodedText(text, stats))
         return outputs

@@ -14,6 +14,7 @@ from parallelbench_lmeval.models.families import (
     load_model,
     resolve_special_ids,
 )
+from parallelbench_lmeval.stats import BatchOutput
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +97,7 @@ class TransformerBackend:
         return tokens[-room:]  # keep the end of an over-long prompt: the question is there
 
     @torch.no_grad()
-    def generate(self, contexts: list[str], config: DecodingConfig, generator: torch.Generator) -> tuple[list[str], list[int], list[int]]:
-        """Texts, NFE and generated (non-end, non-pad) token counts for a batch of prompts."""
+    def generate(self, contexts: list[str], config: DecodingConfig, generator: torch.Generator) -> BatchOutput:
         prompt_ids, prompt_mask = left_pad([self.encode(c, config.gen_length) for c in contexts], self.ids.pad_id, self.device)
         width = prompt_ids.shape[1]
         attention = torch.cat([prompt_mask, torch.ones_like(prompt_mask[:, :1]).expand(-1, config.gen_length)], dim=1)
@@ -114,7 +114,7 @@ class TransformerBackend:
         tokens = result.tokens
         generated = ~torch.isin(tokens, torch.tensor(self.not_generated_ids, device=tokens.device))
         texts = self.tokenizer.batch_decode(tokens.tolist(), skip_special_tokens=True)
-        return texts, result.nfe.tolist(), generated.sum(-1).tolist()
+        return BatchOutput(texts, result.nfe.tolist(), generated.sum(-1).tolist(), [config.gen_length] * len(contexts))
 
     def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool) -> str:
         return self.tokenizer.apply_chat_template(
