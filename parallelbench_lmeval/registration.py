@@ -17,6 +17,10 @@ def task_dir() -> Path:
 
 
 def register_model(registry_module) -> None:
+    # lm-eval fills its registry with its own models only while the registry is empty;
+    # fill it first, or registering `dllm` would hide `hf` and the rest
+    import lm_eval.models  # noqa: F401
+
     if MODEL_NAME not in registry_module.model_registry:
         registry_module.model_registry.register(MODEL_NAME, target=MODEL_TARGET)
 

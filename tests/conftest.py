@@ -1,12 +1,16 @@
 import os
 
 import pytest
+from tasks_helpers import offline_scoring_env
 
 # Everything runs offline: no hub look-ups, even for names that look like hub ids.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Text Writing tasks start their scorers when built: offline ones here (Harper, packaged MiniLM)
+for _name, _value in offline_scoring_env().items():
+    os.environ.setdefault(_name, _value)
 
 
 @pytest.fixture(scope="session")

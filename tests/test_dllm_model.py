@@ -186,3 +186,10 @@ def test_suppress_eos_forbids_end_tokens(tiny_masked_lm_dir):
     assert lm.backend.forbidden_ids == [5, 102]
     out = lm.generate_until(requests(PROMPTS[:2]), disable_tqdm=True)
     assert all(o.stats["gen_tokens"] == 16 for o in out)
+
+
+def test_totals_cover_one_run_and_empty_runs_are_fine(tiny_masked_lm_dir):
+    lm, _ = decode(tiny_masked_lm_dir, 8, k=8)
+    lm.generate_until(requests(PROMPTS[:3], k=8), disable_tqdm=True)
+    assert lm.get_model_info()["dllm_totals"]["samples"] == 3
+    assert lm.generate_until([], disable_tqdm=True) == []

@@ -28,6 +28,11 @@ def test_plain_lm_eval_registry_finds_dllm():
     assert out == "DiffusionLM"
 
 
+def test_lm_eval_own_models_stay_available():
+    out = run_python("from lm_eval.api.registry import get_model; print(get_model('hf').__name__, get_model('dummy').__name__)")
+    assert out == "HFLM DummyLM"
+
+
 def test_task_manager_sees_parallelbench_without_include_path():
     out = run_python(
         "from lm_eval.tasks import TaskManager; tm = TaskManager(); "

@@ -180,8 +180,8 @@ class DiffusionLM(LM):
         return config, until, seed
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
-        if not requests:
-            return []
+        # lm-eval sends a run's generation requests in one call: the totals cover that run
+        self.totals = Counter()
         # every request's options are checked before the first forward pass (and before weights load)
         plans = [self.request_config(dict(request.args[1])) for request in requests]
         items = [(request.args[0], plan) for request, plan in zip(requests, plans)]

@@ -1,0 +1,83 @@
+"""The per-task table: every configuration × task with its accuracy and tokens per step."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from parallelbench_lmeval.report.analysis import average_point, benchmark_tasks, by_model
+from parallelbench_lmeval.report.runs import TASK_FAMILIES, Configuration, short_task_name
+
+CSV_COLUMNS = ("model", "engine", "strategy", "config", "task", "accuracy", "tokens_per_step", "n_samples")
+FAMILY_TITLES = {"waitingline": "Waiting Line", "textwriting": "Text Writing", "puzzles": "Puzzles"}
+
+
+def _ordered(configurations: list[Configuration]) -> list[Configuration]:
+    """Models as first seen; within a model, strategies, then mean tokens per step."""
+    ordered = []
+    for configs in by_model(configurations).values():
+        ordered += sorted(configs, key=lambda c: (c.strategy, _mean_tps(c), tuple(c.options.items())))
+    return ordered
+
+
+def _mean_tps(configuration: Configuration) -> float:
+    values = [result.tokens_per_step for result in configuration.tasks.values()]
+    return sum(values) / len(values) if values else 0.0
+
+
+def write_csv(path: Path, configurations: list[Configuration]) -> None:
+    """Long format: one row per configuration and task, every numeric metric of the task as a column."""
+    extra = sorted({metric for c in configurations for r in c.tasks.values() for metric in r.metrics} - set(CSV_COLUMNS))
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([*CSV_COLUMNS, *extra])
+        for c in _ordered(configurations):
+            for task, result in sorted(c.tasks.items()):
+                writer.writerow([
+                    c.model, c.engine, c.strategy, c.label, task, 100 * result.accuracy, result.tokens_per_step,
+                    result.n_samples if result.n_samples is not None else "",
+                    *(result.metrics.get(metric, "") for metric in extra),
+                ])
+
+
+def _cell(configuration: Configuration, task: str) -> str:
+    result = configuration.tasks.get(task)
+    if result is None:
+        return ""
+    return f"{100 * result.accuracy:.1f} ({result.tokens_per_step:.2f})"
+
+
+def _family_sections(configurations: list[Configuration]) -> list[tuple[str, list[str]]]:
+    present = {task for c in configurations for task in c.tasks}
+    sections, known = [], set()
+    for family, names in TASK_FAMILIES.items():
+        tasks = [f"parallelbench_{name}" for name in names]
+        known.update(tasks)
+        if present.intersection(tasks):
+            sections.append((FAMILY_TITLES[family], [t for t in tasks if t in present]))
+    other = sorted(present - known)
+    if other:
+        sections.append(("Other tasks", other))
+    return sections
+
+
+def markdown(configurations: list[Configuration]) -> str:
+    """Tables 5–7 style: a table per task family, rows = configurations, cells = accuracy % (tokens per step)."""
+    ordered = _ordered(configurations)
+    lines = ["Cells: accuracy in % (mean tokens per step). Autoregressive models decode 1 token per step.", ""]
+    for title, tasks in _family_sections(configurations):
+        lines += [f"### {title}", ""]
+        lines.append("| model | strategy | config | " + " | ".join(short_task_name(t) for t in tasks) + " |")
+        lines.append("|---|---|---|" + "---:|" * len(tasks))
+        for c in ordered:
+            if any(task in c.tasks for task in tasks):
+                lines.append(f"| {c.model} | {c.strategy} | {c.label} | " + " | ".join(_cell(c, t) for t in tasks) + " |")
+        lines.append("")
+    lines += ["### Average over the leaderboard tasks", "", "| model | strategy | config | tasks | avg |", "|---|---|---|---:|---:|"]
+    for model, configs in by_model(configurations).items():
+        tasks = benchmark_tasks(configs)
+        for c in ordered:
+            point = average_point(c, tasks) if c.model == model else None
+            if point is not None:
+                lines.append(f"| {c.model} | {c.strategy} | {c.label} | {len(tasks)} | {point[1]:.1f} ({point[0]:.2f}) |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,118 @@
+"""The report's numbers (SPEC §6) on hand-made inputs with known answers."""
+
+import math
+
+import pytest
+
+from parallelbench_lmeval.report import analysis
+from parallelbench_lmeval.report.runs import (
+    canonical_options,
+    nominal_tokens_per_step,
+    load_configurations,
+    strategy_id,
+)
+from report_helpers import write_run
+
+TASKS = ("parallelbench_copy", "parallelbench_sudoku")
+
+
+def test_pb_score_is_the_largest_tokens_per_step_reaching_x():
+    points = [(1.0, 90.0), (2.0, 80.0), (4.0, 72.0), (8.0, 50.0), (16.0, 85.0)]
+    assert analysis.pb_score(points, 80) == 16.0  # the largest, not the first drop
+    assert analysis.pb_score(points, 86) == 1.0
+    assert analysis.pb_score(points, 95) == 0.0
+    assert analysis.pb_scores(points, (80, 70)) == {"80": 16.0, "70": 16.0}
+    # a mean that lands a rounding error below x still reaches it
+    assert analysis.pb_score([(3.0, analysis.mean([70.0, 90.0, 80.0 - 1e-12]))], 80) == 3.0
+    assert analysis.pb_score([(math.nan, 100.0)], 80) == 0.0
+
+
+def test_center_of_mass_and_slope():
+    assert analysis.center_of_mass([1, 2, 4], [1.0, 0.5, 0.25]) == pytest.approx(3 / 1.75)
+    assert math.isnan(analysis.center_of_mass([1, 2], [0.0, 0.0]))
+    assert analysis.slope([2, 4, 8], [90, 80, 60]) == pytest.approx(-5.0)
+    assert math.isnan(analysis.slope([2, 2], [1, 0]))
+
+
+def test_oracle_takes_each_items_best_score_at_its_largest_tokens_per_step():
+    runs = [  # thresholds 0.9, 0.7, 0.5
+        {0: (1.0, 2.0), 1: (0.0, 2.0), 2: (1.0, 2.0)},
+        {0: (1.0, 4.0), 1: (0.0, 4.0), 2: (1.0, 5.0)},
+        {0: (0.0, 8.0), 1: (0.0, 8.0), 2: (1.0, 9.0), 3: (1.0, 9.0)},  # item 3 is not in every run
+    ]
+    accuracy, tps, items = analysis.oracle_items(runs)
+    assert items == 3
+    assert accuracy == pytest.approx(2 / 3)
+    assert tps == pytest.approx((4.0 + 8.0 + 9.0) / 3)
+
+
+def test_options_strategies_and_nominal_tokens_per_step():
+    assert canonical_options("pretrained=x,k=2,unmasking=margin", {"k": 2.0, "temperature": 0}) == {
+        "unmasking": "margin", "k": 2}
+    assert canonical_options("pretrained=x,threshold=0.9", "block_length=8") == {"block_length": 8, "threshold": 0.9}
+    expected = {
+        (): "confidence-topk", (("unmasking", "random"),): "random", (("unmasking", "entropy"),): "entropy-topk",
+        (("unmasking", "margin"),): "topk-margin", (("unmasking", "left_to_right"),): "l2r",
+        (("threshold", 0.9),): "confidence-threshold", (("factor", 1.1),): "confidence-factor",
+        (("unmasking", "margin"), ("threshold", 0.9)): "margin-threshold",
+    }
+    for options, strategy in expected.items():
+        assert strategy_id("dllm", dict(options)) == strategy
+    assert strategy_id("hf", {}) == "autoregressive"
+    assert nominal_tokens_per_step("hf", {}, 32) == 1.0
+    assert nominal_tokens_per_step("dllm", {"k": 4}, 32) == 4.0
+    assert nominal_tokens_per_step("dllm", {"steps": 8}, 32) == 4.0
+    assert nominal_tokens_per_step("dllm", {}, 32) == 1.0
+    assert math.isnan(nominal_tokens_per_step("dllm", {"threshold": 0.9}, 32))
+
+
+def test_oracle_from_threshold_sweep_samples(tmp_path):
+    items = {
+        0.9: {TASKS[0]: [(0, 1.0, 2.0), (1, 1.0, 2.0)], TASKS[1]: [(0, 1.0, 1.0), (1, 0.0, 1.0)]},
+        0.5: {TASKS[0]: [(0, 1.0, 6.0), (1, 0.0, 8.0)], TASKS[1]: [(0, 0.0, 3.0), (1, 0.0, 3.0)]},
+    }
+    for i, (threshold, rows) in enumerate(items.items()):
+        write_run(tmp_path / str(threshold), "m", "dllm", "pretrained=m", f"threshold={threshold}",
+                  {t: (0.5, 3.0, 32) for t in TASKS}, f"2025-01-01T00-00-0{i}", rows)
+    configurations = load_configurations([tmp_path])
+    oracle = analysis.oracle_point(configurations, list(TASKS))
+    # copy: item 0 best 1 at 6.0, item 1 best 1 at 2.0; sudoku: item 0 best 1 at 1.0, item 1 best 0 at 3.0
+    assert oracle["tasks"][TASKS[0]] == {"accuracy": 100.0, "tokens_per_step": 4.0, "items": 2}
+    assert oracle["tasks"][TASKS[1]] == {"accuracy": 50.0, "tokens_per_step": 2.0, "items": 2}
+    assert oracle["accuracy"] == pytest.approx(75.0)
+    assert oracle["tokens_per_step"] == pytest.approx(3.0)
+    assert oracle["thresholds"] == [0.5, 0.9]
+
+
+def test_task_characterization_from_topk_and_semi_ar_runs(tmp_path):
+    task = TASKS[0]
+    date = iter(f"2025-01-01T00-00-{i:02d}" for i in range(20))
+    for unmasking in ("confidence", "random"):
+        for k, accuracy in ((1, 1.0), (2, 0.5), (4, 0.25)):
+            write_run(tmp_path / f"{unmasking}{k}", "m", "dllm", "pretrained=m", f"unmasking={unmasking},k={k}",
+                      {task: (accuracy, float(k), 16)}, next(date))
+    for block, accuracy in ((2, 0.9), (4, 0.8), (8, 0.6)):
+        write_run(tmp_path / f"block{block}", "m", "dllm", "pretrained=m", f"unmasking=confidence,k=2,block_length={block}",
+                  {task: (accuracy, 2.0, 16)}, next(date))
+    # adaptive runs and autoregressive models take no part
+    write_run(tmp_path / "thr", "m", "dllm", "pretrained=m", "threshold=0.9", {task: (0.0, 9.0, 16)}, next(date))
+    write_run(tmp_path / "ar", "ar", "hf", "pretrained=ar", None, {task: (0.0, None, 16)}, next(date))
+    result = analysis.characterize_tasks(load_configurations([tmp_path]))[task]
+    assert result["parallelizability"] == pytest.approx(3 / 1.75)
+    # block lengths 2, 4, 8 and the whole canvas (16, the any-order k=2 run): accuracy 90, 80, 60, 50
+    assert result["slope"] == pytest.approx(-320 / 115)
+    assert result["order_preference"] == pytest.approx(320 / 115)
+    assert result["runs"] == 2
+
+
+def test_pb_scores_over_configurations_average_the_tasks(tmp_path):
+    date = iter(f"2025-01-01T00-00-{i:02d}" for i in range(20))
+    for k, (copy, sudoku) in {1: (1.0, 0.8), 2: (0.9, 0.6), 4: (0.8, 0.6)}.items():
+        write_run(tmp_path / f"k{k}", "m", "dllm", "pretrained=m", f"k={k}", {TASKS[0]: (copy, None, 32),
+                  TASKS[1]: (sudoku, None, 64)}, next(date))
+    # a configuration without every task is left out of the averages
+    write_run(tmp_path / "k8", "m", "dllm", "pretrained=m", "k=8", {TASKS[0]: (1.0, None, 32)}, next(date))
+    configurations = load_configurations([tmp_path])
+    summary = analysis.strategy_summary(configurations, list(TASKS))
+    assert (summary["PB80"], summary["PB75"], summary["PB70"]) == (1.0, 2.0, 4.0)
+    assert [c["accuracy"] for c in summary["configurations"]] == pytest.approx([90.0, 75.0, 70.0])

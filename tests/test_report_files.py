@@ -1,0 +1,105 @@
+"""The report's files: tables mixing models, the public leaderboard files byte for byte, the plots."""
+
+import csv
+import json
+
+import pytest
+
+from parallelbench_lmeval.report.cli import main, write_report
+from parallelbench_lmeval.report.runs import LEADERBOARD_TASK_IDS, load_configurations
+from report_helpers import write_run, write_synthetic_benchmark
+
+ALL_TASKS = list(LEADERBOARD_TASK_IDS)
+
+
+def test_report_lists_hf_and_dllm_models_side_by_side(tmp_path):
+    tasks = {"parallelbench_copy": (1.0, None, 32), "parallelbench_shuffle": (0.5, None, 32)}
+    write_run(tmp_path / "runs" / "ar", "Qwen/Qwen2.5-7B", "hf", {"pretrained": "Qwen/Qwen2.5-7B"}, None, tasks,
+              "2025-01-01T00-00-00")
+    write_run(tmp_path / "runs" / "sweep" / "confidence_k2", "GSAI-ML/LLaDA-1.5", "dllm",
+              "pretrained=GSAI-ML/LLaDA-1.5", {"unmasking": "confidence", "k": 2},
+              {"parallelbench_copy": (0.9, 2.0, 32), "parallelbench_shuffle": (0.25, 2.0, 32)}, "2025-01-01T00-00-01")
+    write_report([tmp_path / "runs"], tmp_path / "report", with_plots=False)
+    with open(tmp_path / "report" / "tasks.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    seen = {(row["model"], row["task"]): row for row in rows}
+    for task in tasks:
+        assert seen[("Qwen/Qwen2.5-7B", task)]["tokens_per_step"] == "1.0"
+        assert seen[("Qwen/Qwen2.5-7B", task)]["strategy"] == "autoregressive"
+        assert seen[("GSAI-ML/LLaDA-1.5", task)]["tokens_per_step"] == "2.0"
+        assert seen[("GSAI-ML/LLaDA-1.5", task)]["strategy"] == "confidence-topk"
+    assert seen[("GSAI-ML/LLaDA-1.5", "parallelbench_shuffle")]["accuracy"] == "25.0"
+    table = (tmp_path / "report" / "tasks.md").read_text(encoding="utf-8")
+    assert "| Qwen/Qwen2.5-7B | autoregressive | hf | 100.0 (1.00) |" in table
+    assert "| GSAI-ML/LLaDA-1.5 | confidence-topk | k=2 | 90.0 (2.00) |" in table
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["models"]["Qwen/Qwen2.5-7B"]["strategies"]["autoregressive"]["PB70"] == 1.0
+    # the public leaderboard is for dLLMs only
+    assert [p.name for p in (tmp_path / "report" / "leaderboard").iterdir()] == ["GSAI-ML__LLaDA-1.5.json"]
+
+
+def test_public_leaderboard_files_exact_format(tmp_path):
+    date = iter(f"2025-01-01T00-00-{i:02d}" for i in range(10))
+    for k, accuracy in ((1, 1.0), (2, 0.75), (4, 0.5)):
+        write_run(tmp_path / "runs" / f"k{k}", "llada", "dllm", "pretrained=llada", f"unmasking=confidence,k={k}",
+                  {t: (accuracy, None, 32) for t in ALL_TASKS}, next(date))
+    write_run(tmp_path / "runs" / "t", "llada", "dllm", "pretrained=llada", "threshold=0.9",
+              {t: (0.75, 2.5, 32) for t in ALL_TASKS}, next(date))
+    write_report([tmp_path / "runs"], tmp_path / "out", aliases={"llada": "llada15"}, with_plots=False)
+    leaderboard = (tmp_path / "out" / "leaderboard" / "llada15.json").read_text(encoding="utf-8")
+    assert json.loads(leaderboard) == {
+        "thresholds": [80, 75, 70],
+        "results": {
+            "confidence-threshold": {"80": 0.0, "75": 2.5, "70": 2.5},
+            "confidence-topk": {"80": 1.0, "75": 2.0, "70": 2.0},
+        },
+    }
+    lines = (tmp_path / "out" / "figures" / "llada15" / "confidence-topk.csv").read_text(encoding="utf-8").splitlines()
+    ids = sorted(LEADERBOARD_TASK_IDS.values())
+    expected = ["task,tps,accuracy"]
+    expected += [f"{task_id},{tps},{accuracy}" for task_id in ids for tps, accuracy in ((1.0, 100.0), (2.0, 75.0), (4.0, 50.0))]
+    expected += ["avg,1.0,100.0", "avg,2.0,75.0", "avg,4.0,50.0"]
+    assert lines == expected
+    assert ids[0] == "puzzles-latin_square" and "textwriting-w2s_easy" in ids and "waitingline-replace_random" in ids
+    threshold_csv = (tmp_path / "out" / "figures" / "llada15" / "confidence-threshold.csv").read_text(encoding="utf-8")
+    assert threshold_csv.splitlines()[-1] == "avg,2.5,75.0"
+
+
+def test_partial_folders_are_ignored_and_the_newest_result_wins(tmp_path):
+    task = {"parallelbench_copy": (0.5, None, 32)}
+    write_run(tmp_path / "confidence_k2", "m", "dllm", "pretrained=m", "k=2", task, "2025-01-01T00-00-00")
+    write_run(tmp_path / "rerun", "m", "dllm", "pretrained=m,k=2", None, {"parallelbench_copy": (0.75, None, 32)},
+              "2025-01-02T00-00-00")
+    write_run(tmp_path / ".partial-confidence_k4", "m", "dllm", "pretrained=m", "k=4", task, "2025-01-03T00-00-00")
+    configurations = load_configurations([tmp_path])
+    assert len(configurations) == 1
+    assert configurations[0].tasks["parallelbench_copy"].accuracy == 0.75
+
+
+def test_full_report_writes_readable_plots(tmp_path):
+    write_synthetic_benchmark(tmp_path / "runs")
+    assert main([str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--alias", "toy/dllm=toy"]) == 0
+    plots = tmp_path / "report" / "plots"
+    expected = ["accuracy_vs_tps_avg.png", "accuracy_vs_tps_all_tasks.png", "accuracy_vs_tps_shuffle.png",
+                "accuracy_vs_block_length_toy.png", "task_characterization.png"]
+    for name in expected:
+        data = (plots / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 10_000, name
+    assert len(list(plots.glob("accuracy_vs_tps_*.png"))) == 17 + 2
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text(encoding="utf-8"))
+    toy = summary["models"]["toy"]
+    assert toy["complete"] and set(toy["strategies"]) == {
+        "random", "confidence-topk", "topk-margin", "l2r", "confidence-threshold"}
+    assert toy["oracle"]["confidence-threshold"]["tokens_per_step"] > 0
+    assert len(summary["task_characterization"]) == 17
+    assert sorted(p.name for p in (tmp_path / "report" / "figures" / "toy").iterdir()) == [
+        "confidence-threshold.csv", "confidence-topk.csv", "l2r.csv", "random.csv", "topk-margin.csv"]
+
+
+def test_bad_alias_and_empty_folder_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="MODEL=NAME"):
+        main([str(tmp_path), "--out", str(tmp_path / "out"), "--alias", "nonsense"])
+    with pytest.raises(ValueError, match="no lm-eval results"):
+        main([str(tmp_path), "--out", str(tmp_path / "out")])
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        main([str(tmp_path / "missing"), "--out", str(tmp_path / "out")])

@@ -1,0 +1,56 @@
+"""The grammar score with its two backends; LanguageTool only where Java and a LanguageTool install exist."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from parallelbench_lmeval.scoring import grammar
+
+
+def test_harper_for_real():
+    assert grammar.grammar_score("I love to throw the ball for my dog at the park.", "harper") == 1.0
+    assert grammar.grammar_score("  I saw the the dog.\n", "harper") == 0.0  # repeated word
+    assert grammar.grammar_score("   \n", "harper") == 0.0  # empty output scores 0
+
+
+def test_settings_come_from_arguments_then_environment(monkeypatch):
+    monkeypatch.delenv(grammar.GRAMMAR_ENV, raising=False)
+    monkeypatch.delenv(grammar.LANGUAGETOOL_URL_ENV, raising=False)
+    assert grammar.grammar_settings() == ("languagetool", "")  # the paper's checker by default
+    monkeypatch.setenv(grammar.GRAMMAR_ENV, "Harper")
+    monkeypatch.setenv(grammar.LANGUAGETOOL_URL_ENV, "http://lt:8010")
+    assert grammar.grammar_settings() == ("harper", "http://lt:8010")
+    assert grammar.grammar_settings("languagetool", "http://other") == ("languagetool", "http://other")
+
+
+def test_bad_backend_name_lists_the_allowed_ones(monkeypatch):
+    monkeypatch.setenv(grammar.GRAMMAR_ENV, "grammarly")
+    with pytest.raises(ValueError, match="unknown grammar backend 'grammarly'.*allowed: languagetool, harper"):
+        grammar.grammar_settings()
+
+
+def test_languagetool_that_cannot_start_says_how_to_fix():
+    with pytest.raises(grammar.GrammarBackendError, match="could not start") as error:
+        grammar.issue_counter("languagetool", "http://127.0.0.1:9")
+    assert grammar.LANGUAGETOOL_URL_ENV in str(error.value) and "harper" in str(error.value)
+
+
+def languagetool_missing_reason() -> str | None:
+    if os.environ.get(grammar.LANGUAGETOOL_URL_ENV):
+        return None
+    if shutil.which("java") is None:
+        return "no Java on PATH (LanguageTool needs Java 17+)"
+    folder = Path(os.environ.get("LTP_PATH", Path.home() / ".cache" / "language_tool_python"))
+    if not any(folder.glob("LanguageTool*")):
+        return f"no LanguageTool install under {folder} (language-tool-python downloads it on first use; no network here)"
+    return None
+
+
+@pytest.mark.skipif(languagetool_missing_reason() is not None, reason=str(languagetool_missing_reason()))
+def test_languagetool_for_real():
+    url = os.environ.get(grammar.LANGUAGETOOL_URL_ENV, "")
+    assert grammar.grammar_score("I love to throw the ball for my dog at the park.", "languagetool", url) == 1.0
+    assert grammar.grammar_score("He go to school yesterday.", "languagetool", url) == 0.0
+    assert grammar.grammar_score("", "languagetool", url) == 0.0
