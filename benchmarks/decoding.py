@@ -48,9 +48,9 @@ class RecordingForward:
     def __init__(self, forward):
         self.forward, self.calls = forward, []
 
-    def __call__(self, input_ids, attention_mask, start, end):
-        self.calls.append((input_ids.clone(), attention_mask.clone(), start, end))
-        return self.forward(input_ids, attention_mask, start, end)
+    def __call__(self, input_ids, attention_mask, positions):
+        self.calls.append((input_ids.clone(), attention_mask.clone(), positions.clone()))
+        return self.forward(input_ids, attention_mask, positions)
 
 
 def timed(fn) -> float:
@@ -64,11 +64,11 @@ def bare_forward_seconds(forward, calls, windowed: bool) -> float:
     """The recorded forward passes again, with nothing else around them."""
 
     def run():
-        for ids, mask, start, end in calls:
+        for ids, mask, positions in calls:
             if windowed:
-                forward(ids, mask, start, end)
+                forward(ids, mask, positions)
             else:
-                forward.head.window = None
+                forward.head.positions = None
                 forward.model(ids, attention_mask=mask)
 
     return timed(run)

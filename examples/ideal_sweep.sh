@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The paper's decoding grids on the ideal model of Section 4 (`--model dllm --model_args pretrained=ideal`),
-# over the Waiting Line and Puzzle tasks, then the full report. Offline, CPU only, about 12 minutes on 2 cores.
+# over the Waiting Line and Puzzle tasks, then the full report. Offline, CPU only, under 2 minutes on 2 cores.
 #
 #   bash examples/ideal_sweep.sh [RESULTS_DIR] [REPORT_DIR]
 #

@@ -196,9 +196,9 @@ def fixed_denoiser(table):
     table = torch.tensor(table, dtype=torch.float32)
     calls = []
 
-    def denoise(canvas, rows, span):
-        calls.append((rows.tolist(), span))
-        return table[span[0] : span[1]].expand(len(rows), -1, -1).clone()
+    def denoise(canvas, rows, positions):
+        calls.append((rows.tolist(), positions.tolist()))
+        return table[positions]
 
     return denoise, calls
 
@@ -223,13 +223,37 @@ def test_confidence_order_commits_most_confident_first():
     denoise, _ = fixed_denoiser(table)
     canvases = []
 
-    def recording(canvas, rows, span):
+    def recording(canvas, rows, positions):
         canvases.append(canvas.clone())
-        return denoise(canvas, rows, span)
+        return denoise(canvas, rows, positions)
 
     result = unmask(recording, 1, DecodingConfig.from_options(gen_length=3), MASK)
     assert result.nfe.tolist() == [3]
     assert [c.tolist()[0] for c in canvases] == [[MASK] * 3, [MASK, 1, MASK], [0, 1, MASK]]
+
+
+def test_logits_are_asked_for_the_masked_positions_of_the_block_only():
+    table = [[5.0, 0, 0, 0, 0], [0, 9.0, 0, 0, 0], [0, 0, 1.0, 0, 0], [0, 0, 0, 2.0, 0]]
+    denoise, calls = fixed_denoiser(table)
+    unmask(denoise, 1, DecodingConfig.from_options(gen_length=4, block_length=2), MASK)
+    assert [positions for _, positions in calls] == [[[0, 1]], [[0]], [[2, 3]], [[2]]]
+
+
+def test_adaptive_rows_with_fewer_masks_are_padded_with_non_candidates():
+    table = torch.zeros(2, 4, 5)
+    table[0, :, 0] = torch.tensor([9.0, 9.0, 0.3, 0.2])  # row 0: two sure positions, then one per step
+    table[1, :, 1] = 0.4  # row 1: one position per step
+    seen = []
+
+    def denoise(canvas, rows, positions):
+        seen.append(positions.tolist())
+        return table[rows[:, None], positions]
+
+    result = unmask(denoise, 2, DecodingConfig.from_options(gen_length=4, threshold=0.9), MASK)
+    assert result.nfe.tolist() == [3, 4]
+    assert result.tokens.tolist() == [[0] * 4, [1] * 4]
+    assert seen[0] == [[0, 1, 2, 3], [0, 1, 2, 3]]
+    assert seen[1] == [[2, 3, 0], [1, 2, 3]]  # row 0 has two masks left: padded with committed position 0
 
 
 def test_nfe_of_top_k_threshold_and_factor():
@@ -251,9 +275,9 @@ def test_finished_rows_cost_no_forward_passes():
 
     calls = []
 
-    def denoise(canvas, rows, span):
+    def denoise(canvas, rows, positions):
         calls.append(rows.tolist())
-        return table[rows][:, span[0] : span[1]]
+        return table[rows[:, None], positions]
 
     result = unmask(denoise, 2, DecodingConfig.from_options(gen_length=4, threshold=0.9), MASK)
     assert result.nfe.tolist() == [1, 4]
@@ -263,7 +287,7 @@ def test_finished_rows_cost_no_forward_passes():
 def test_left_to_right_fills_blocks_in_order():
     denoise, calls = fixed_denoiser([[0, 0, 9.0, 0, 0]] * 5)
     result = unmask(denoise, 1, DecodingConfig.from_options(gen_length=5, unmasking="left_to_right", k=2), MASK)
-    assert [span for _, span in calls] == [(0, 2), (2, 4), (4, 5)]
+    assert [positions for _, positions in calls] == [[[0, 1]], [[2, 3]], [[4]]]
     assert result.tokens.tolist() == [[2] * 5]
 
 
@@ -281,9 +305,9 @@ def test_same_seed_same_order_different_seed_different_order():
     def unmasking_order(seed):
         canvases = []
 
-        def recording(canvas, rows, span):
+        def recording(canvas, rows, positions):
             canvases.append(canvas.clone())
-            return denoise(canvas, rows, span)
+            return denoise(canvas, rows, positions)
 
         config = DecodingConfig.from_options(gen_length=16, unmasking="random")
         result = unmask(recording, 1, config, MASK, generator=torch.Generator().manual_seed(seed))

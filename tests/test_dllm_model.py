@@ -57,7 +57,7 @@ def test_dream_stand_in_reads_logits_one_position_earlier(tiny_dream_dir):
     ids = torch.tensor([[5, 6, 7, 8, 9, 10]])
     with torch.no_grad():  # Dream attends both ways: a full 4-D boolean mask
         full = forward.model(ids, attention_mask=torch.ones(1, 1, 6, 6, dtype=torch.bool)).logits
-        assert torch.allclose(forward(ids, torch.ones_like(ids), 3, 5), full[:, 2:4], atol=1e-5)
+        assert torch.allclose(forward(ids, torch.ones_like(ids), torch.tensor([[3, 4]])), full[:, 2:4], atol=1e-5)
 
 
 def test_windowed_head_gives_the_full_heads_logits(tiny_masked_lm_dir):
@@ -66,9 +66,9 @@ def test_windowed_head_gives_the_full_heads_logits(tiny_masked_lm_dir):
     assert forward.head is not None
     ids = torch.tensor([[101, 7592, 2088, 103, 103, 103, 102]])
     mask = torch.ones_like(ids)
-    windowed = forward(ids, mask, 3, 6)
-    forward.head.window = None
-    full = forward.model(ids, attention_mask=mask).logits[:, 3:6]
+    windowed = forward(ids, mask, torch.tensor([[5, 3, 4]]))
+    forward.head.positions = None
+    full = forward.model(ids, attention_mask=mask).logits[:, [5, 3, 4]]
     assert windowed.shape == full.shape
     assert torch.allclose(windowed, full, atol=1e-5)
 

@@ -54,3 +54,14 @@ def test_languagetool_for_real():
     assert grammar.grammar_score("I love to throw the ball for my dog at the park.", "languagetool", url) == 1.0
     assert grammar.grammar_score("He go to school yesterday.", "languagetool", url) == 0.0
     assert grammar.grammar_score("", "languagetool", url) == 0.0
+
+
+def test_a_checker_failing_at_scoring_time_scores_zero_and_does_not_raise(monkeypatch, caplog):
+    from parallelbench_lmeval.scoring import grammar
+
+    def broken(text):
+        raise ConnectionError("LanguageTool server went away")
+
+    monkeypatch.setattr(grammar, "issue_counter", lambda backend, url="": broken)
+    assert grammar.grammar_score("A fine sentence.", "languagetool") == 0.0
+    assert "LanguageTool server went away" in caplog.text

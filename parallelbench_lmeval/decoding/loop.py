@@ -2,7 +2,9 @@
 
 One call decodes a whole batch. Each step is one call of `denoise` (one NFE) for the rows
 that still have masks in the current block; rows whose block is full wait without a
-forward pass, and a block with no mask left is never run.
+forward pass, and a block with no mask left is never run. Logits, proposals and scores are
+computed only at the masked positions of the current block: the vocabulary-sized work of a
+step shrinks as the block fills.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from parallelbench_lmeval.decoding.proposal import propose
 from parallelbench_lmeval.decoding.schedule import block_schedule
 from parallelbench_lmeval.decoding.scores import SCORES
 
-# denoise(canvas[rows, G], rows, (start, end)) -> logits[rows, end - start, V], a tensor the loop
-# may overwrite (it fills the forbidden ids in place rather than copying a batch x block x vocab tensor)
-Denoiser = Callable[[torch.Tensor, torch.Tensor, tuple[int, int]], torch.Tensor]
+# denoise(canvas[rows, G], rows, positions[rows, P]) -> logits[rows, P, V] at those canvas positions,
+# a tensor the loop may overwrite (it fills the forbidden ids in place rather than copying it)
+Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -48,7 +50,8 @@ def commit_step(
     forbidden_ids: torch.Tensor,
     generator: torch.Generator | None,
 ) -> torch.Tensor:
-    """One step on the current block: returns `window` with the selected masks filled in."""
+    """One step: `window` [rows, P] (the canvas at the positions `logits` [rows, P, V] are for)
+    with the selected masks filled in."""
     logits.index_fill_(-1, forbidden_ids, float("-inf"))
     probs = logits.float().softmax(-1)
     proposal = propose(logits, config.temperature, generator)
@@ -56,6 +59,13 @@ def commit_step(
     scores = SCORES[config.score](probs, proposal, generator).masked_fill(~candidates, float("-inf"))
     chosen = select_rule(config)(scores, candidates, count)
     return torch.where(chosen, proposal, window)
+
+
+def masked_positions(window: torch.Tensor, mask_id: int, count: int) -> torch.Tensor:
+    """The first `count` positions of each row, masked ones first in ascending order (rows
+    with fewer masks are padded with committed positions, which are never candidates)."""
+    committed_first_last = (window != mask_id).to(torch.int8)
+    return committed_first_last.sort(dim=-1, stable=True).indices[:, :count]
 
 
 def unmask(
@@ -76,16 +86,21 @@ def unmask(
     step = partial(commit_step, config=config, forbidden_ids=forbidden, generator=generator)
 
     for block in block_schedule(config):
-        span = (block.start, block.end)
+        masks_left = block.end - block.start  # per row, while the schedule is fixed
         for count in block.step_counts or itertools.repeat(None):
-            if count is not None:  # fixed schedule: every row has masks left here
-                rows, view = all_rows, canvas
-            else:  # adaptive: the one host sync per step decides which rows go on
-                rows = (canvas[:, block.start : block.end] == mask_id).any(-1).nonzero().squeeze(-1)
-                if rows.numel() == 0:
+            if count is not None:  # fixed schedule: every row has the same number of masks left here
+                rows, view, width = all_rows, canvas, masks_left
+                masks_left -= count
+            else:  # adaptive: the one host sync per step decides which rows go on, and how wide
+                left = (canvas[:, block.start : block.end] == mask_id).sum(-1).tolist()
+                width = max(left)
+                if width == 0:
                     break
+                rows = torch.tensor([row for row, n in enumerate(left) if n], device=device)
                 view = canvas[rows]
-            logits = denoise(view, rows, span)
-            canvas[rows, block.start : block.end] = step(logits, view[:, block.start : block.end], count)
+            positions = block.start + masked_positions(view[:, block.start : block.end], mask_id, width)
+            logits = denoise(view, rows, positions)
+            committed = step(logits, view.gather(1, positions), count)
+            canvas[rows] = view.scatter(1, positions, committed)
             nfe[rows] += 1
     return DecodeResult(tokens=canvas, nfe=nfe)

@@ -75,8 +75,9 @@ def decode(
     distinct = list(dict.fromkeys(problems))
     owner_of_row = torch.tensor([distinct.index(p) for p in problems], device=device)
 
-    def denoise(canvas: torch.Tensor, rows: torch.Tensor, span: tuple[int, int]) -> torch.Tensor:
-        return _batch_logits(distinct, owner_of_row[rows], canvas, mask_id, generator)[:, span[0] : span[1]]
+    def denoise(canvas: torch.Tensor, rows: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        logits = _batch_logits(distinct, owner_of_row[rows], canvas, mask_id, generator)
+        return logits.gather(1, positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
 
     result = unmask(denoise, len(problems), item_config(config, num_items), mask_id, device, generator)
     return result.tokens, result.nfe

@@ -98,24 +98,29 @@ def load_model(family: str, config, pretrained: str, revision: str | None, dtype
     return model.eval()
 
 
-class _WindowedHead(nn.Module):
-    """The model's output projection, applied to a window of positions only.
+def _gather_positions(values: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """values[b, positions[b, p], :] -> [B, P, D]."""
+    return values.gather(1, positions.unsqueeze(-1).expand(-1, -1, values.shape[-1]))
 
-    Only the current block needs logits; projecting every position of the prompt onto
-    the vocabulary is most of the cost of a small model (PERFORMANCE.md).
+
+class _WindowedHead(nn.Module):
+    """The model's output projection, applied to chosen positions only.
+
+    Only the masked positions of the current block need logits; projecting every position
+    of the prompt onto the vocabulary is most of the cost of a small model (PERFORMANCE.md).
     """
 
     def __init__(self, head: nn.Module):
         super().__init__()
         self.head = head
-        self.window: slice | None = None
+        self.positions: torch.Tensor | None = None  # [B, P]; None = every position
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.head(hidden if self.window is None else hidden[:, self.window])
+        return self.head(hidden if self.positions is None else _gather_positions(hidden, self.positions))
 
 
 class DenoisingForward:
-    """One forward pass of a loaded model, returning logits for a window of positions."""
+    """One forward pass of a loaded model, returning logits at chosen positions only."""
 
     def __init__(self, model: nn.Module, family: str):
         self.model = model
@@ -147,19 +152,20 @@ class DenoisingForward:
         device = next(self.model.parameters()).device
         ids = torch.arange(1, 9, device=device).unsqueeze(0) % max(2, windowed.head.out_features)
         attention = torch.ones_like(ids)
+        positions = torch.tensor([[5, 3, 6]], device=device)
         try:
-            full = self._logits(ids, attention, None)[:, 3:6]
+            full = _gather_positions(self._logits(ids, attention, None), positions)
             self.head = windowed
-            part = self._logits(ids, attention, slice(3, 6))
+            part = self._logits(ids, attention, positions)
         except Exception as error:  # a model whose forward needs the full logits shape
             logger.debug("windowed head check failed: %s", error)
             return False
         finally:
-            windowed.window = None
+            windowed.positions = None
             self.head = None
         return part.shape == full.shape and torch.allclose(part.float(), full.float(), atol=1e-3, rtol=1e-3)
 
-    def _logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, window: slice | None) -> torch.Tensor:
+    def _logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
         kwargs = {}
         if self.family == "dream":
             keys = attention_mask.bool()[:, None, None, :]
@@ -169,11 +175,11 @@ class DenoisingForward:
         if self.takes_position_ids and self.family != "llada":
             kwargs["position_ids"] = (attention_mask.cumsum(-1) - 1).clamp(min=0)
         if self.head is not None:
-            self.head.window = window
+            self.head.positions = positions
             return self.model(input_ids, **kwargs).logits
         logits = self.model(input_ids, **kwargs).logits
-        return logits if window is None else logits[:, window]
+        return logits if positions is None else _gather_positions(logits, positions)
 
-    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, start: int, end: int) -> torch.Tensor:
-        """Logits predicting positions start..end-1 of `input_ids` (shifted families read one earlier)."""
-        return self._logits(input_ids, attention_mask, slice(start - self.shift, end - self.shift))
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """Logits [B, P, V] predicting `positions` [B, P] of `input_ids` (shifted families read one earlier)."""
+        return self._logits(input_ids, attention_mask, positions - self.shift)

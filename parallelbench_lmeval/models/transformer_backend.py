@@ -103,10 +103,10 @@ class TransformerBackend:
         attention = torch.cat([prompt_mask, torch.ones_like(prompt_mask[:, :1]).expand(-1, config.gen_length)], dim=1)
         forward = self.forward
 
-        def denoise(canvas: torch.Tensor, rows: torch.Tensor, span: tuple[int, int]) -> torch.Tensor:
+        def denoise(canvas: torch.Tensor, rows: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
             every_row = rows.numel() == prompt_ids.shape[0]
             prompt, mask = (prompt_ids, attention) if every_row else (prompt_ids[rows], attention[rows])
-            return forward(torch.cat([prompt, canvas], dim=1), mask, width + span[0], width + span[1])
+            return forward(torch.cat([prompt, canvas], dim=1), mask, width + positions)
 
         result = unmask(
             denoise, len(contexts), config, self.ids.mask_id, self.device, generator, forbidden_ids=self.forbidden_ids

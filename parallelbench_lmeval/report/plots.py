@@ -223,11 +223,15 @@ def task_characterization(out: Path, characterization: dict[str, dict]) -> Path 
         return None
     fig, ax = plt.subplots(figsize=(7.0, 5.0))
     shown, at_point = set(), defaultdict(list)
+    xs, ys = [x for x, _ in points.values()], [y for _, y in points.values()]
+    # points closer than 3% of the axis ranges would print their labels over each other: one label
+    near_x, near_y = 0.03 * ((max(xs) - min(xs)) or 1), 0.03 * ((max(ys) - min(ys)) or 1)
     for task, (x, y) in sorted(points.items()):
         family = LEADERBOARD_TASK_IDS.get(task, "other-").split("-")[0]
         ax.scatter([x], [y], s=50, color=FAMILY_COLORS[family], label=None if family in shown else family, zorder=3)
         shown.add(family)
-        at_point[(round(x, 6), round(y, 6))].append(short_task_name(task))
+        spot = next(((px, py) for px, py in at_point if abs(px - x) <= near_x and abs(py - y) <= near_y), (x, y))
+        at_point[spot].append(short_task_name(task))
     middle = (min(x for x, _ in at_point) + max(x for x, _ in at_point)) / 2
     for (x, y), names in at_point.items():
         # tasks at the same spot share one label, three names a line, kept inside the axes

@@ -12,8 +12,11 @@ Two backends, chosen by `PARALLELBENCH_GRAMMAR` (or the task metadata `grammar`)
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable
+
+logger = logging.getLogger(__name__)
 
 GRAMMAR_ENV = "PARALLELBENCH_GRAMMAR"
 LANGUAGETOOL_URL_ENV = "PARALLELBENCH_LANGUAGETOOL_URL"
@@ -71,4 +74,9 @@ def grammar_score(text: str, backend: str, languagetool_url: str = "") -> float:
     text = text.strip()
     if not text:
         return 0.0
-    return float(issue_counter(backend, languagetool_url)(text) == 0)
+    count_issues = issue_counter(backend, languagetool_url)  # start-up failures stop the run early, here
+    try:
+        return float(count_issues(text) == 0)
+    except Exception as error:  # a checker failing on one text must not lose hours of generation
+        logger.warning("%s grammar check failed on one output (scored 0): %s", backend, error)
+        return 0.0
