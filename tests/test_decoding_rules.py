@@ -295,7 +295,7 @@ def test_commit_step_touches_only_masked_positions():
     window = torch.tensor([[1, MASK, MASK]])
     logits = torch.tensor([[[0, 0, 0, 9.0, 0]] * 3])
     config = DecodingConfig.from_options(gen_length=3, k=3)
-    out = commit_step(logits, window, 3, config, torch.tensor([MASK]), None)
+    out = commit_step(logits, window, 3, config, MASK, torch.tensor([MASK]), None)
     assert out.tolist() == [[1, 3, 3]]
 
 

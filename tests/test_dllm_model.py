@@ -193,3 +193,33 @@ def test_totals_cover_one_run_and_empty_runs_are_fine(tiny_masked_lm_dir):
     lm.generate_until(requests(PROMPTS[:3], k=8), disable_tqdm=True)
     assert lm.get_model_info()["dllm_totals"]["samples"] == 3
     assert lm.generate_until([], disable_tqdm=True) == []
+
+
+def test_auto_batch_size_halves_batches_that_run_out_of_memory(tiny_masked_lm_dir, monkeypatch):
+    lm = DiffusionLM(pretrained=str(tiny_masked_lm_dir), device="cpu", batch_size="auto", k=8)
+    real_generate = lm.backend.generate
+    sizes = []
+
+    def generate_small_batches_only(contexts, config, generator):
+        sizes.append(len(contexts))
+        if len(contexts) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_generate(contexts, config, generator)
+
+    monkeypatch.setattr(lm.backend, "generate", generate_small_batches_only)
+    outputs = lm.generate_until(requests(), disable_tqdm=True)
+    assert len(outputs) == len(PROMPTS) and all(o.stats["nfe"] == 2 for o in outputs)
+    assert sizes[:3] == [8, 4, 2] and set(sizes[3:]) == {2}
+    _, reference = decode(tiny_masked_lm_dir, 1, k=8)
+    assert outputs == reference
+
+
+def test_fixed_batch_size_does_not_hide_out_of_memory(tiny_masked_lm_dir, monkeypatch):
+    lm = DiffusionLM(pretrained=str(tiny_masked_lm_dir), device="cpu", batch_size=4, k=8)
+
+    def out_of_memory(contexts, config, generator):
+        raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(lm.backend, "generate", out_of_memory)
+    with pytest.raises(torch.OutOfMemoryError):
+        lm.generate_until(requests(), disable_tqdm=True)

@@ -47,6 +47,7 @@ def commit_step(
     window: torch.Tensor,
     count: int | None,
     config: DecodingConfig,
+    mask_id: int,
     forbidden_ids: torch.Tensor,
     generator: torch.Generator | None,
 ) -> torch.Tensor:
@@ -55,7 +56,7 @@ def commit_step(
     logits.index_fill_(-1, forbidden_ids, float("-inf"))
     probs = logits.float().softmax(-1)
     proposal = propose(logits, config.temperature, generator)
-    candidates = window == forbidden_ids[0]
+    candidates = window == mask_id
     scores = SCORES[config.score](probs, proposal, generator).masked_fill(~candidates, float("-inf"))
     chosen = select_rule(config)(scores, candidates, count)
     return torch.where(chosen, proposal, window)
@@ -83,7 +84,7 @@ def unmask(
     nfe = torch.zeros(batch_size, dtype=torch.long, device=device)
     all_rows = torch.arange(batch_size, device=device)
     forbidden = torch.tensor([mask_id, *(i for i in forbidden_ids if i != mask_id)], device=device)
-    step = partial(commit_step, config=config, forbidden_ids=forbidden, generator=generator)
+    step = partial(commit_step, config=config, mask_id=mask_id, forbidden_ids=forbidden, generator=generator)
 
     for block in block_schedule(config):
         masks_left = block.end - block.start  # per row, while the schedule is fixed

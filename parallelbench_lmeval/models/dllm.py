@@ -160,6 +160,7 @@ class DiffusionLM(LM):
                 suppress_eos=_as_bool("suppress_eos", suppress_eos),
             )
         self.totals: Counter = Counter()
+        self._fitting_batch_size: int | None = None  # batch_size=auto: the largest batch that fitted
 
     # ------------------------------------------------------------------ requests
     def request_config(self, gen_kwargs: dict) -> tuple[DecodingConfig, list[str], int]:
@@ -200,7 +201,7 @@ class DiffusionLM(LM):
             config, until, seed = batch[0][1]
             if seed not in generators:
                 generators[seed] = torch.Generator(self._device).manual_seed(seed)
-            outputs.extend(self._generate_batch(contexts, config, until, generators[seed]))
+            outputs.extend(self._generate_fitting(contexts, config, until, generators[seed]))
             progress.update(len(batch))
         progress.close()
         self._sum_totals_over_processes()
@@ -209,9 +210,28 @@ class DiffusionLM(LM):
     def _batch_size(self) -> int:
         if self.batch_size != "auto":
             return self.batch_size
-        # on a CPU larger batches buy no speed (benchmarks/decoding.py); on a GPU, fill it
+        # on a CPU batches beyond 8 buy little (benchmarks/decoding.py); on a GPU, start large and
+        # let _generate_fitting halve batches that do not fit
         limit = self.max_batch_size or 64
         return min(limit, CPU_AUTO_BATCH_SIZE) if self._device.type == "cpu" else limit
+
+    def _generate_fitting(self, contexts: list[str], config: DecodingConfig, until: list[str], generator) -> list[DecodedText]:
+        """With batch_size=auto, a batch that runs out of accelerator memory is decoded in halves,
+        and later batches start from the size that fitted."""
+        fits = self._fitting_batch_size or len(contexts)
+        if len(contexts) > fits:
+            return [out for start in range(0, len(contexts), fits)
+                    for out in self._generate_fitting(contexts[start : start + fits], config, until, generator)]
+        try:
+            return self._generate_batch(contexts, config, until, generator)
+        except torch.OutOfMemoryError:
+            if self.batch_size != "auto" or len(contexts) == 1:
+                raise
+            if self._device.type == "cuda":
+                torch.cuda.empty_cache()
+            self._fitting_batch_size = len(contexts) // 2
+            logger.warning("batch of %d did not fit in memory; decoding batches of %d", len(contexts), self._fitting_batch_size)
+            return self._generate_fitting(contexts, config, until, generator)
 
     def _generate_batch(self, contexts: list[str], config: DecodingConfig, until: list[str], generator) -> list[DecodedText]:
         started = time.perf_counter()
