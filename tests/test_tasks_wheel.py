@@ -4,12 +4,12 @@ import importlib.util
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
-from tasks_helpers import DATA_DIR
-
-REPO = DATA_DIR.parents[1]
+REPO = Path(__file__).resolve().parents[1]  # the source checkout, whichever copy of the package is installed
+DATA_DIR = REPO / "task_yamls" / "data"
 
 
 @pytest.mark.skipif(importlib.util.find_spec("hatchling") is None, reason="hatchling is not installed, so no offline wheel build")
