@@ -121,3 +121,16 @@ def test_sweep_on_a_real_parallelbench_task_feeds_the_report(tmp_path, monkeypat
     configurations = summary["models"]["fake"]["strategies"]["random"]["configurations"]
     # the task logs the model's per-sample tokens per step; the fake's list answer is wrong for Copy
     assert [(c["tokens_per_step"], c["accuracy"]) for c in configurations] == [(1.0, 0.0), (2.0, 0.0)]
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [("k=2.5", "k must be an integer, got 2.5"), ("block_length=4.7", "block_length must be an integer"),
+     ("k=abc", "k must be an integer, got 'abc'"), ("seed=x", "seed must be an integer, got 'x'")],
+)
+def test_explicit_configurations_are_checked_as_given(config, message):
+    from parallelbench_lmeval.report.sweep import build_configs
+
+    with pytest.raises(ValueError) as error:
+        build_configs([], [config])
+    assert message in str(error.value)

@@ -103,3 +103,14 @@ def test_random_remove_rule():
 def test_unknown_rule_names_the_allowed_ones():
     with pytest.raises(ValueError, match="unknown Waiting Line rule 'list_fuzzy'.*list_match_score"):
         scores("[]", "list_fuzzy")
+
+
+def test_parsing_strips_quotes_and_spaces_only_as_the_released_parser():
+    from parallelbench_lmeval.scoring.lists import parse_list
+
+    # one name per line: the newlines stay on the items, so such a list never matches
+    assert parse_list('[\n"Ann Clark",\n"Bob Lee"\n]') == ['\n"Ann Clark', '\n"Bob Lee"\n']
+    # an item of bare quotes is not blank: it stays, as an empty name
+    assert parse_list('["Ann Clark", "", "Bob Lee"]') == ["Ann Clark", "", "Bob Lee"]
+    # blank items are dropped
+    assert parse_list('["Ann Clark", , "Bob Lee",]') == ["Ann Clark", "Bob Lee"]

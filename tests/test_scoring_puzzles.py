@@ -45,3 +45,19 @@ def test_latin_square(text, expected):
 )
 def test_sudoku(text, expected):
     assert sudoku_score(text, SOLUTION) == expected
+
+
+def test_sudoku_rows_count_digits_whatever_surrounds_them():
+    from parallelbench_lmeval.scoring.puzzles import sudoku_score
+
+    solution = "1342\n2431\n4123\n3214"
+    assert sudoku_score("| 1 | 3 | 4 | 2 |\n| 2 | 4 | 3 | 1 |\n| 4 | 1 | 2 | 3 |\n| 3 | 2 | 1 | 4 |", solution) == 1.0
+    assert sudoku_score("[1,3,4,2]\n[2,4,3,1]\n[4,1,2,3]\n[3,2,1,4]", solution) == 1.0
+    # only newlines separate rows
+    assert sudoku_score("1342\r2431\r4123\r3214", solution) == 0.0
+
+
+def test_latin_square_rows_are_split_on_newlines_only():
+    from parallelbench_lmeval.scoring.puzzles import latin_square_score
+
+    assert latin_square_score("H,4,C,A\nA,\rH,4,C\nC,A,H,4\n4,C,A,H", ["H", "4", "C", "A"]) == 1.0

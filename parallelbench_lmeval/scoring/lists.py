@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import string
 from collections import Counter
 from collections.abc import Sequence
 
-_ITEM_EDGES = string.whitespace + '"'
+_ITEM_EDGES = '" '  # the released parser strips double quotes and spaces only (a newline stays)
 # Strict format: `"a", "b", ...` with nothing else between the brackets.
 _STRICT_BODY = re.compile(r'"[^"]*"(?:, "[^"]*")*')
 _STRICT_ITEM = re.compile(r'"([^"]*)"')
@@ -24,16 +23,16 @@ WAITING_LINE_RULES = (
 def parse_list(text: str) -> list[str]:
     """Lenient parse: after the last `[` up to the next `]` (either may be missing), split on commas.
 
-    Items lose surrounding double quotes and whitespace; empty items are dropped. Single quotes
-    are kept, so `['a']` never matches `["a"]`.
+    Items that are blank are dropped; the others lose surrounding double quotes and spaces (as
+    the released parser: `""` stays as an empty item, a newline stays on its item). Single
+    quotes are kept, so `['a']` never matches `["a"]`.
     """
     start = text.rfind("[")
     body = text[start + 1 :] if start >= 0 else text
     end = body.find("]")
     if end >= 0:
         body = body[:end]
-    items = (item.strip(_ITEM_EDGES) for item in body.split(","))
-    return [item for item in items if item]
+    return [item.strip(_ITEM_EDGES) for item in body.split(",") if item.strip()]
 
 
 def parse_list_strict(text: str) -> list[str] | None:

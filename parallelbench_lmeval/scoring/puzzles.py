@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-_FOUR_DIGITS = re.compile(r"\d{4}")
+_DIGIT = re.compile(r"\d")
 SUDOKU_SIZE = 4
 
 
@@ -16,7 +16,7 @@ def latin_square_score(text: str, symbols: Sequence[str]) -> float:
     """
     wanted = set(symbols)
     size = len(symbols)
-    rows = [cells for cells in ([cell.strip() for cell in line.split(",")] for line in text.splitlines()) if set(cells) == wanted]
+    rows = [cells for cells in ([cell.strip() for cell in line.split(",")] for line in text.split("\n")) if set(cells) == wanted]
     if len(rows) < size:
         return 0.0
     square = rows[:size]
@@ -24,9 +24,10 @@ def latin_square_score(text: str, symbols: Sequence[str]) -> float:
 
 
 def sudoku_grid(text: str) -> list[str]:
-    """The lines of exactly four digits, after removing spaces and commas."""
-    lines = (line.replace(" ", "").replace(",", "").strip() for line in text.splitlines())
-    return [line for line in lines if _FOUR_DIGITS.fullmatch(line)]
+    """The digits of every line holding exactly four of them (spaces, commas, `|` ... around them
+    do not matter, as in the released scorer); lines are split on newlines only."""
+    rows = (_DIGIT.findall(line) for line in text.split("\n"))
+    return ["".join(digits) for digits in rows if len(digits) == SUDOKU_SIZE]
 
 
 def sudoku_score(text: str, solution: str) -> float:
