@@ -168,6 +168,7 @@ def test_adaptive_blocks_have_no_fixed_counts():
         ({"temperature": -1}, "temperature must be >= 0"),
         ({"steps": 6, "block_length": 8}, "steps=6 cannot be split evenly over 4 blocks"),
         ({"top_p": 0.9}, "unknown decoding option(s) ['top_p']"),
+        ({"unmasking": "entropy", "threshold": 0.9}, "threshold must be <= 0"),
     ],
 )
 def test_invalid_options_are_rejected_with_a_clear_message(options, message):
@@ -317,3 +318,10 @@ def test_same_seed_same_order_different_seed_different_order():
     assert unmasking_order(0) == unmasking_order(0)
     assert unmasking_order(0) != unmasking_order(1)
     assert sorted(unmasking_order(0)) == list(range(16))
+
+
+def test_entropy_threshold_commits_positions_of_low_entropy():
+    sure, unsure = [9.0, 0, 0, 0, 0], [1.0, 1.0, 0, 0, 0]
+    denoise, _ = fixed_denoiser([sure, unsure, sure, unsure])
+    config = DecodingConfig.from_options(gen_length=4, unmasking="entropy", threshold=-0.1)
+    assert unmask(denoise, 1, config, MASK).nfe.tolist() == [3]  # both sure ones at once, then one by one

@@ -91,8 +91,15 @@ class DecodingConfig:
                 f"threshold and factor are two different adaptive rules; give one "
                 f"(got threshold={self.threshold}, factor={self.factor})"
             )
-        if self.threshold is not None and not 0 < self.threshold <= 1:
-            raise ValueError(f"threshold must lie in (0, 1], got {self.threshold}")
+        if self.threshold is not None:
+            if self.unmasking == "entropy" and self.threshold > 0:
+                # the released rule compares the score itself, and sum p log p is never positive
+                raise ValueError(
+                    f"with unmasking=entropy the score is the negative entropy (<= 0): threshold must be <= 0 "
+                    f"(e.g. -0.5 commits positions whose entropy is at most 0.5 nats), got {self.threshold}"
+                )
+            if self.unmasking != "entropy" and not 0 < self.threshold <= 1:
+                raise ValueError(f"threshold must lie in (0, 1], got {self.threshold}")
         if self.factor is not None and self.factor <= 0:
             raise ValueError(f"factor must be positive, got {self.factor}")
         if self.temperature < 0:
