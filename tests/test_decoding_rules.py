@@ -8,11 +8,16 @@ import torch
 from parallelbench_lmeval.decoding import DecodingConfig, unmask
 from parallelbench_lmeval.decoding import selection
 from parallelbench_lmeval.decoding.loop import commit_step
+from parallelbench_lmeval.decoding.noise import RowNoise
 from parallelbench_lmeval.decoding.proposal import propose
 from parallelbench_lmeval.decoding.schedule import block_schedule, spread
 from parallelbench_lmeval.decoding.scores import SCORES
 
 NEG = float("-inf")
+
+
+def batch_noise(seed, rows):
+    return RowNoise(torch.Generator().manual_seed(seed), "cpu").for_rows(range(rows))
 
 
 def probs(*rows):
@@ -38,8 +43,8 @@ def test_entropy_score_is_negative_entropy_and_ignores_zero_probabilities():
 
 def test_random_score_is_uniform_noise_from_the_generator():
     p = probs([0.5, 0.5], [0.5, 0.5])
-    a = SCORES["random"](p, None, torch.Generator().manual_seed(3))
-    b = SCORES["random"](p, None, torch.Generator().manual_seed(3))
+    a = SCORES["random"](p, None, batch_noise(3, 2))
+    b = SCORES["random"](p, None, batch_noise(3, 2))
     assert torch.equal(a, b) and ((a >= 0) & (a < 1)).all()
 
 
@@ -51,13 +56,13 @@ def test_greedy_proposal_is_argmax():
 
 def test_gumbel_proposal_samples_the_softmax_at_temperature_one():
     logits = torch.log(torch.tensor([0.2, 0.8])).expand(20000, 2)
-    draws = propose(logits, 1.0, torch.Generator().manual_seed(0))
+    draws = propose(logits, 1.0, batch_noise(0, 20000))
     assert draws.float().mean().item() == pytest.approx(0.8, abs=0.02)
 
 
 def test_gumbel_proposal_is_float64_and_survives_huge_logits():
     logits = torch.tensor([[1000.0, 999.0, -1000.0]])
-    draws = propose(logits.expand(4000, 3), 1.0, torch.Generator().manual_seed(1))
+    draws = propose(logits.expand(4000, 3), 1.0, batch_noise(1, 4000))
     # exp(1000) overflows float32 and float64; the log-space form still samples e/(1+e) vs 1/(1+e)
     assert draws.max().item() <= 1
     assert draws.float().mean().item() == pytest.approx(1 / (1 + math.e), abs=0.03)
@@ -296,7 +301,7 @@ def test_commit_step_touches_only_masked_positions():
     window = torch.tensor([[1, MASK, MASK]])
     logits = torch.tensor([[[0, 0, 0, 9.0, 0]] * 3])
     config = DecodingConfig.from_options(gen_length=3, k=3)
-    out = commit_step(logits, window, 3, config, MASK, torch.tensor([MASK]), None)
+    out = commit_step(logits, window, 3, config, MASK, torch.tensor([MASK]), batch_noise(0, 1))
     assert out.tolist() == [[1, 3, 3]]
 
 
@@ -325,3 +330,22 @@ def test_entropy_threshold_commits_positions_of_low_entropy():
     denoise, _ = fixed_denoiser([sure, unsure, sure, unsure])
     config = DecodingConfig.from_options(gen_length=4, unmasking="entropy", threshold=-0.1)
     assert unmask(denoise, 1, config, MASK).nfe.tolist() == [3]  # both sure ones at once, then one by one
+
+
+def test_per_row_generators_make_random_order_independent_of_the_batch():
+    denoise, _ = fixed_denoiser([[0, 0, 9.0, 0, 0]] * 16)
+
+    def first_steps(generators, batch_size):
+        canvases = []
+
+        def recording(canvas, rows, positions):
+            canvases.append(canvas[0].clone())
+            return denoise(canvas, rows, positions)
+
+        config = DecodingConfig.from_options(gen_length=16, unmasking="random", k=2, temperature=1.0)
+        unmask(recording, batch_size, config, MASK, generator=generators)
+        return [c.tolist() for c in canvases]
+
+    alone = first_steps([torch.Generator().manual_seed(7)], 1)
+    beside_others = first_steps([torch.Generator().manual_seed(s) for s in (7, 1, 2)], 3)
+    assert alone == beside_others

@@ -34,9 +34,14 @@ def decode(model_dir, batch_size, family=None, prompts=PROMPTS, **options):
 @pytest.mark.parametrize("family_fixture, family", [("tiny_masked_lm_dir", None), ("tiny_dream_dir", "dream")])
 @pytest.mark.parametrize(
     "options",
-    [{"k": 2}, {"unmasking": "margin", "threshold": 0.001}, {"unmasking": "entropy", "factor": 3.0, "block_length": 8}],
+    [
+        {"k": 2},
+        {"unmasking": "margin", "threshold": 0.001},
+        {"unmasking": "entropy", "factor": 3.0, "block_length": 8},
+        {"unmasking": "random", "k": 2, "temperature": 1.0},  # sampled, random order: per-prompt generators
+    ],
 )
-def test_greedy_outputs_do_not_depend_on_batch_composition(request, family_fixture, family, options):
+def test_outputs_do_not_depend_on_batch_composition(request, family_fixture, family, options):
     model_dir = request.getfixturevalue(family_fixture)
     _, one_at_a_time = decode(model_dir, 1, family, **options)
     _, batched = decode(model_dir, 8, family, **options)

@@ -18,6 +18,7 @@ import torch
 
 from parallelbench_lmeval.decoding import selection
 from parallelbench_lmeval.decoding.config import DecodingConfig
+from parallelbench_lmeval.decoding.noise import RowNoise, Uniform
 from parallelbench_lmeval.decoding.proposal import propose
 from parallelbench_lmeval.decoding.schedule import block_schedule
 from parallelbench_lmeval.decoding.scores import SCORES
@@ -49,15 +50,15 @@ def commit_step(
     config: DecodingConfig,
     mask_id: int,
     forbidden_ids: torch.Tensor,
-    generator: torch.Generator | None,
+    uniform: Uniform,
 ) -> torch.Tensor:
     """One step: `window` [rows, P] (the canvas at the positions `logits` [rows, P, V] are for)
     with the selected masks filled in."""
     logits.index_fill_(-1, forbidden_ids, float("-inf"))
     probs = logits.float().softmax(-1)
-    proposal = propose(logits, config.temperature, generator)
+    proposal = propose(logits, config.temperature, uniform)
     candidates = window == mask_id
-    scores = SCORES[config.score](probs, proposal, generator).masked_fill(~candidates, float("-inf"))
+    scores = SCORES[config.score](probs, proposal, uniform).masked_fill(~candidates, float("-inf"))
     chosen = select_rule(config)(scores, candidates, count)
     return torch.where(chosen, proposal, window)
 
@@ -75,33 +76,36 @@ def unmask(
     config: DecodingConfig,
     mask_id: int,
     device: torch.device | str = "cpu",
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
     forbidden_ids: Sequence[int] = (),
 ) -> DecodeResult:
     """Decodes `batch_size` canvases of `config.gen_length` masks; `forbidden_ids` are never
-    proposed (the mask id always is forbidden)."""
+    proposed (the mask id always is forbidden). `generator`: one for the batch, or one per row
+    (then each row's sampling and random order do not depend on the other rows)."""
     canvas = torch.full((batch_size, config.gen_length), mask_id, dtype=torch.long, device=device)
     nfe = torch.zeros(batch_size, dtype=torch.long, device=device)
     all_rows = torch.arange(batch_size, device=device)
     forbidden = torch.tensor([mask_id, *(i for i in forbidden_ids if i != mask_id)], device=device)
-    step = partial(commit_step, config=config, mask_id=mask_id, forbidden_ids=forbidden, generator=generator)
+    noise = RowNoise(generator, device)
+    step = partial(commit_step, config=config, mask_id=mask_id, forbidden_ids=forbidden)
 
     for block in block_schedule(config):
         masks_left = block.end - block.start  # per row, while the schedule is fixed
         for count in block.step_counts or itertools.repeat(None):
             if count is not None:  # fixed schedule: every row has the same number of masks left here
-                rows, view, width = all_rows, canvas, masks_left
+                rows, row_ids, view, width = all_rows, range(batch_size), canvas, masks_left
                 masks_left -= count
             else:  # adaptive: the one host sync per step decides which rows go on, and how wide
                 left = (canvas[:, block.start : block.end] == mask_id).sum(-1).tolist()
                 width = max(left)
                 if width == 0:
                     break
-                rows = torch.tensor([row for row, n in enumerate(left) if n], device=device)
+                row_ids = [row for row, n in enumerate(left) if n]
+                rows = torch.tensor(row_ids, device=device)
                 view = canvas[rows]
             positions = block.start + masked_positions(view[:, block.start : block.end], mask_id, width)
             logits = denoise(view, rows, positions)
-            committed = step(logits, view.gather(1, positions), count)
+            committed = step(logits, view.gather(1, positions), count, uniform=noise.for_rows(row_ids))
             canvas[rows] = view.scatter(1, positions, committed)
             nfe[rows] += 1
     return DecodeResult(tokens=canvas, nfe=nfe)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from parallelbench_lmeval.decoding.noise import Uniform
 
-def propose(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+
+def propose(logits: torch.Tensor, temperature: float, uniform: Uniform) -> torch.Tensor:
     """Greedy argmax at temperature 0, else Gumbel-max sampling in float64.
 
     argmax(exp(l) / (-log u)^T) is computed as argmax(l - T log(-log u)), the same choice
@@ -14,5 +16,5 @@ def propose(logits: torch.Tensor, temperature: float, generator: torch.Generator
     """
     if temperature == 0:
         return logits.argmax(-1)
-    uniform = torch.rand(logits.shape, dtype=torch.float64, generator=generator, device=logits.device)
-    return (logits.double() - temperature * torch.log(-torch.log(uniform))).argmax(-1)
+    noise = uniform(logits.shape, torch.float64)
+    return (logits.double() - temperature * torch.log(-torch.log(noise))).argmax(-1)

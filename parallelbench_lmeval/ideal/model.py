@@ -97,10 +97,13 @@ class IdealBackend:
     answer in the task's format."""
 
     def generate(
-        self, contexts: list[str], config: DecodingConfig, generator: torch.Generator | None
+        self, contexts: list[str], config: DecodingConfig, generators: Sequence[torch.Generator] | None
     ) -> BatchOutput:
         """Texts, NFE and number of items (generated and canvas length) per context:
-        tokens per step of the ideal model are items per step."""
+        tokens per step of the ideal model are items per step. The batch draws its tie-breaking
+        noise and samples from one stream, the first of `generators` (a simulation, not a
+        model whose outputs must not depend on the batch)."""
+        generator = generators[0] if generators else None
         problems = [parse_prompt(context) for context in contexts]  # every prompt checked before decoding
         texts: list[str] = [""] * len(problems)
         nfes = [0] * len(problems)

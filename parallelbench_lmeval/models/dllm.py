@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections import Counter
@@ -193,15 +194,13 @@ class DiffusionLM(LM):
             group_by="gen_kwargs",
         )
         batch_size = self._batch_size()
-        generators: dict[int, torch.Generator] = {}
         outputs = []
         progress = tqdm(total=len(items), disable=disable_tqdm or self.rank != 0, desc="dllm decoding")
         for batch in by_length.get_batched(n=batch_size):
             contexts = [context for context, _ in batch]
             config, until, seed = batch[0][1]
-            if seed not in generators:
-                generators[seed] = torch.Generator(self._device).manual_seed(seed)
-            outputs.extend(self._generate_fitting(contexts, config, until, generators[seed]))
+            generators = [self._request_generator(seed, context) for context in contexts]
+            outputs.extend(self._generate_fitting(contexts, config, until, generators))
             progress.update(len(batch))
         progress.close()
         self._sum_totals_over_processes()
@@ -215,15 +214,21 @@ class DiffusionLM(LM):
         limit = self.max_batch_size or 64
         return min(limit, CPU_AUTO_BATCH_SIZE) if self._device.type == "cpu" else limit
 
-    def _generate_fitting(self, contexts: list[str], config: DecodingConfig, until: list[str], generator) -> list[DecodedText]:
+    def _request_generator(self, seed: int, context: str) -> torch.Generator:
+        """A generator seeded by the run's seed and the prompt: a request samples the same way
+        whatever else shares its batch, and repeated prompts do not share their noise by rank."""
+        digest = hashlib.blake2b(f"{seed}\0{context}".encode(), digest_size=8).digest()
+        return torch.Generator(self._device).manual_seed(int.from_bytes(digest, "little") >> 1)
+
+    def _generate_fitting(self, contexts: list[str], config: DecodingConfig, until: list[str], generators) -> list[DecodedText]:
         """With batch_size=auto, a batch that runs out of accelerator memory is decoded in halves,
         and later batches start from the size that fitted."""
         fits = self._fitting_batch_size or len(contexts)
         if len(contexts) > fits:
             return [out for start in range(0, len(contexts), fits)
-                    for out in self._generate_fitting(contexts[start : start + fits], config, until, generator)]
+                    for out in self._generate_fitting(contexts[start : start + fits], config, until, generators[start : start + fits])]
         try:
-            return self._generate_batch(contexts, config, until, generator)
+            return self._generate_batch(contexts, config, until, generators)
         except torch.OutOfMemoryError:
             if self.batch_size != "auto" or len(contexts) == 1:
                 raise
@@ -231,11 +236,11 @@ class DiffusionLM(LM):
                 torch.cuda.empty_cache()
             self._fitting_batch_size = len(contexts) // 2
             logger.warning("batch of %d did not fit in memory; decoding batches of %d", len(contexts), self._fitting_batch_size)
-            return self._generate_fitting(contexts, config, until, generator)
+            return self._generate_fitting(contexts, config, until, generators)
 
-    def _generate_batch(self, contexts: list[str], config: DecodingConfig, until: list[str], generator) -> list[DecodedText]:
+    def _generate_batch(self, contexts: list[str], config: DecodingConfig, until: list[str], generators) -> list[DecodedText]:
         started = time.perf_counter()
-        batch = self.backend.generate(contexts, config, generator)
+        batch = self.backend.generate(contexts, config, generators)
         seconds = (time.perf_counter() - started) / len(contexts)
         outputs = []
         for text, nfe, gen_tokens, canvas_length in zip(*batch):

@@ -97,7 +97,8 @@ class TransformerBackend:
         return tokens[-room:]  # keep the end of an over-long prompt: the question is there
 
     @torch.no_grad()
-    def generate(self, contexts: list[str], config: DecodingConfig, generator: torch.Generator) -> BatchOutput:
+    def generate(self, contexts: list[str], config: DecodingConfig, generators: list[torch.Generator]) -> BatchOutput:
+        """Decodes a batch; `generators` (one per prompt) make sampling independent of the batch."""
         prompt_ids, prompt_mask = left_pad([self.encode(c, config.gen_length) for c in contexts], self.ids.pad_id, self.device)
         width = prompt_ids.shape[1]
         attention = torch.cat([prompt_mask, torch.ones_like(prompt_mask[:, :1]).expand(-1, config.gen_length)], dim=1)
@@ -109,7 +110,7 @@ class TransformerBackend:
             return forward(torch.cat([prompt, canvas], dim=1), mask, width + positions)
 
         result = unmask(
-            denoise, len(contexts), config, self.ids.mask_id, self.device, generator, forbidden_ids=self.forbidden_ids
+            denoise, len(contexts), config, self.ids.mask_id, self.device, generators, forbidden_ids=self.forbidden_ids
         )
         tokens = result.tokens
         generated = ~torch.isin(tokens, torch.tensor(self.not_generated_ids, device=tokens.device))

@@ -1,0 +1,30 @@
+"""Random numbers for the rows of a batch.
+
+With one generator per row, a row's draws depend only on its own seed, never on which
+other rows share its batch, so sampled and random-order decoding give the same output for
+a prompt at any batch size (the loop draws per row, not per token).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+# uniform(shape, dtype) -> U[0, 1) noise of `shape`, whose first dimension is the step's rows
+Uniform = Callable[[tuple[int, ...], torch.dtype], torch.Tensor]
+
+
+class RowNoise:
+    def __init__(self, generators: torch.Generator | Sequence[torch.Generator] | None, device: torch.device | str):
+        self.generators = generators
+        self.device = device
+
+    def for_rows(self, rows: Sequence[int]) -> Uniform:
+        """The noise source of one step, for the batch rows `rows` (in the order the step sees them)."""
+        if self.generators is None or isinstance(self.generators, torch.Generator):
+            return lambda shape, dtype: torch.rand(shape, dtype=dtype, generator=self.generators, device=self.device)
+        own = [self.generators[row] for row in rows]
+        return lambda shape, dtype: torch.stack(
+            [torch.rand(shape[1:], dtype=dtype, generator=g, device=self.device) for g in own]
+        )
