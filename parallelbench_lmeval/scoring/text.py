@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Sequence
 
@@ -25,15 +26,27 @@ def rouge_scores(text: str, reference: str) -> dict[str, float]:
     return {name: float(score.fmeasure) for name, score in scores.items()}
 
 
+class _DropEffectiveOrderAdvice(logging.Filter):
+    """sacrebleu advises `effective_order` on every sentence score; the paper's BLEU does without it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "effective_order" not in record.getMessage()
+
+
+@functools.cache
+def _sentence_bleu_metric():
+    from sacrebleu.metrics import BLEU
+
+    logging.getLogger("sacrebleu").addFilter(_DropEffectiveOrderAdvice())
+    return BLEU(smooth_method="none", tokenize="13a", effective_order=False)
+
+
 def sentence_bleu(text: str, reference: str) -> float:
     """Sentence BLEU in [0, 1]: 13a tokens, up to 4-grams, no smoothing, brevity penalty.
 
     No effective-order shortcut either: an output without a matching 4-gram scores 0.
     """
-    import sacrebleu
-
-    bleu = sacrebleu.sentence_bleu(text, [reference], smooth_method="none", tokenize="13a", use_effective_order=False)
-    return bleu.score / 100.0
+    return _sentence_bleu_metric().sentence_score(text, [reference]).score / 100.0
 
 
 def includes_all(text: str, words: Sequence[str]) -> bool:
