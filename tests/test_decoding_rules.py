@@ -51,18 +51,18 @@ def test_random_score_is_uniform_noise_from_the_generator():
 # ---------------------------------------------------------------- proposals
 def test_greedy_proposal_is_argmax():
     logits = torch.tensor([[0.0, 3.0, 1.0]])
-    assert propose(logits, 0.0, None).tolist() == [1]
+    assert propose(logits, logits.softmax(-1), 0.0, None).tolist() == [1]
 
 
 def test_gumbel_proposal_samples_the_softmax_at_temperature_one():
     logits = torch.log(torch.tensor([0.2, 0.8])).expand(20000, 2)
-    draws = propose(logits, 1.0, batch_noise(0, 20000))
+    draws = propose(logits, logits.softmax(-1), 1.0, batch_noise(0, 20000))
     assert draws.float().mean().item() == pytest.approx(0.8, abs=0.02)
 
 
 def test_gumbel_proposal_is_float64_and_survives_huge_logits():
     logits = torch.tensor([[1000.0, 999.0, -1000.0]])
-    draws = propose(logits.expand(4000, 3), 1.0, batch_noise(1, 4000))
+    draws = propose(logits.expand(4000, 3), None, 1.0, batch_noise(1, 4000))
     # exp(1000) overflows float32 and float64; the log-space form still samples e/(1+e) vs 1/(1+e)
     assert draws.max().item() <= 1
     assert draws.float().mean().item() == pytest.approx(1 / (1 + math.e), abs=0.03)

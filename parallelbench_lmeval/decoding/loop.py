@@ -56,7 +56,7 @@ def commit_step(
     with the selected masks filled in."""
     logits.index_fill_(-1, forbidden_ids, float("-inf"))
     probs = logits.float().softmax(-1)
-    proposal = propose(logits, config.temperature, uniform)
+    proposal = propose(logits, probs, config.temperature, uniform)
     candidates = window == mask_id
     scores = SCORES[config.score](probs, proposal, uniform).masked_fill(~candidates, float("-inf"))
     chosen = select_rule(config)(scores, candidates, count)
