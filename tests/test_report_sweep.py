@@ -134,3 +134,39 @@ def test_explicit_configurations_are_checked_as_given(config, message):
     with pytest.raises(ValueError) as error:
         build_configs([], [config])
     assert message in str(error.value)
+
+
+@pytest.mark.slow
+def test_sweep_killed_by_a_signal_resumes_with_every_configuration_once(tmp_path):
+    """A real `parallelbench sweep` process (ideal model, real tasks) SIGKILLed mid-run, then rerun."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "sweep"
+    command = [
+        sys.executable, "-m", "parallelbench_lmeval.cli", "sweep", "--model", "dllm", "--model_args", "pretrained=ideal",
+        "--tasks", "parallelbench_copy,parallelbench_shuffle", "--limit", "20", "--bootstrap_iters", "0",
+        "--grid", "topk", "--unmasking", "random,confidence", "--k_values", "1,2,4", "--output_path", str(out),
+    ]
+    expected = {f"{u}_k{k}" for u in ("random", "confidence") for k in (1, 2, 4)}
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1"}
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 300
+    while not any(out.glob("*/sweep_config.json")) and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    finished_before = {p.parent.name for p in out.glob("*/sweep_config.json")}
+    assert finished_before and finished_before < expected  # killed midway
+    results_before = {p: p.stat().st_mtime_ns for name in finished_before for p in (out / name).glob("*/results_*.json")}
+
+    subprocess.run(command, check=True, capture_output=True, env=env, timeout=600)
+    finished = sorted(p.parent.name for p in out.glob("*/sweep_config.json"))
+    assert sorted(set(finished)) == finished and set(finished) == expected
+    assert not list(out.glob(".partial-*"))
+    for name in finished:
+        assert len(list((out / name).glob("*/results_*.json"))) == 1
+    assert {p: p.stat().st_mtime_ns for p in results_before} == results_before  # not recomputed
