@@ -146,7 +146,7 @@ def main() -> None:
 
         print("\n(c) dllm (lm-eval requests, sorted by length, batch 8) over one request at a time, same loop")
         for k in (1, 4):
-            batched = timed(lambda: models[8].generate_until(requests_for(prompts, args.gen_length, k=k), disable_tqdm=True))
+            batched = timed(lambda k=k: models[8].generate_until(requests_for(prompts, args.gen_length, k=k), disable_tqdm=True))
             single = one_request_at_a_time(models[1], prompts, args.gen_length, k)
             print(f"  k={k}: {single / batched:.2f}x the throughput")
 

@@ -134,7 +134,7 @@ class DenoisingForward:
         head = self.model.get_output_embeddings() if hasattr(self.model, "get_output_embeddings") else None
         if not isinstance(head, nn.Linear):
             return None
-        for name, module in self.model.named_modules():
+        for module in self.model.modules():
             for child_name, child in module.named_children():
                 if child is head:
                     windowed = _WindowedHead(head)

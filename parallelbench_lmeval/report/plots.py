@@ -156,7 +156,7 @@ def average_accuracy_vs_tokens_per_step(out: Path, configurations: list[Configur
     """Mean over the leaderboard tasks per configuration, with each threshold sweep's oracle (paper Fig. 7)."""
     styles = _Styles(configurations)
     curves, references = {}, []
-    for model, configs in by_model(configurations).items():
+    for configs in by_model(configurations).values():
         tasks = benchmark_tasks(configs)
         model_curves, model_references = _curves(configs, lambda c, tasks=tasks: average_point(c, tasks))
         curves.update(model_curves)
