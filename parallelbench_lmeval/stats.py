@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-STAT_NAMES = ("nfe", "tokens_per_step", "gen_tokens", "decode_seconds")
-
-
 class DecodedText(str):
     """Generated text, plus the decoding statistics of the sample that produced it."""
 

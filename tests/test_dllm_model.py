@@ -132,6 +132,7 @@ def test_until_truncates_the_decoded_text(tiny_masked_lm_dir):
         ({"k": 0}, "must be a positive integer"),
         ({"top_p": 0.9}, "unknown dllm option(s) ['top_p']"),
         ({"batch_size": "many"}, "batch_size must be a positive integer or 'auto'"),
+        ({"max_gen_toks": 2.5}, "max_gen_toks must be an integer, got 2.5"),
     ],
 )
 def test_invalid_model_options_fail_before_anything_is_loaded(options, message):

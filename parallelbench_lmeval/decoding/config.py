@@ -12,7 +12,8 @@ LEFT_TO_RIGHT = "left_to_right"
 UNMASKING_CHOICES = (*SCORES, LEFT_TO_RIGHT)
 
 
-def _as_int(name: str, value) -> int:
+def as_int(name: str, value) -> int:
+    """An integer option from a number or lm-eval's string; 2.5, "two" or True name the option in the error."""
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     try:
@@ -33,6 +34,10 @@ def _as_float(name: str, value) -> float:
 
 def _optional(convert, name, value):
     return None if value is None or value == "" or value == "None" else convert(name, value)
+
+
+def optional_int(name: str, value) -> int | None:
+    return _optional(as_int, name, value)
 
 
 @dataclass(frozen=True)
@@ -63,11 +68,11 @@ class DecodingConfig:
             allowed = ", ".join(f.name for f in dataclasses.fields(cls))
             raise ValueError(f"unknown decoding option(s) {sorted(unknown)}; allowed: {allowed}")
         config = cls(
-            gen_length=_optional(_as_int, "gen_length", options.get("gen_length")),
+            gen_length=optional_int("gen_length", options.get("gen_length")),
             unmasking=str(options.get("unmasking") or "confidence"),
-            k=_optional(_as_int, "k", options.get("k")),
-            steps=_optional(_as_int, "steps", options.get("steps")),
-            block_length=_optional(_as_int, "block_length", options.get("block_length")),
+            k=optional_int("k", options.get("k")),
+            steps=optional_int("steps", options.get("steps")),
+            block_length=optional_int("block_length", options.get("block_length")),
             threshold=_optional(_as_float, "threshold", options.get("threshold")),
             factor=_optional(_as_float, "factor", options.get("factor")),
             temperature=_optional(_as_float, "temperature", options.get("temperature")) or 0.0,

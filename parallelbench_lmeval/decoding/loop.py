@@ -28,6 +28,11 @@ from parallelbench_lmeval.decoding.scores import SCORES
 Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def gather_positions(values: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """values[b, positions[b, p], :] -> [B, P, D]: what a denoiser returns from full-canvas values."""
+    return values.gather(1, positions.unsqueeze(-1).expand(-1, -1, values.shape[-1]))
+
+
 @dataclass
 class DecodeResult:
     tokens: torch.Tensor  # [B, G] the decoded canvas

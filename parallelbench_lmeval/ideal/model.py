@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import torch
 
 from parallelbench_lmeval.decoding import DecodingConfig, unmask
+from parallelbench_lmeval.decoding.loop import gather_positions
 from parallelbench_lmeval.ideal.problems import Problem
 from parallelbench_lmeval.ideal.prompts import SUPPORTED_TASKS, parse_prompt
 from parallelbench_lmeval.stats import BatchOutput
@@ -77,7 +78,7 @@ def decode(
 
     def denoise(canvas: torch.Tensor, rows: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         logits = _batch_logits(distinct, owner_of_row[rows], canvas, mask_id, generator)
-        return logits.gather(1, positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
+        return gather_positions(logits, positions)
 
     result = unmask(denoise, len(problems), item_config(config, num_items), mask_id, device, generator)
     return result.tokens, result.nfe

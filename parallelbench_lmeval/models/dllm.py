@@ -13,6 +13,7 @@ from lm_eval.models.utils import Collator
 from tqdm import tqdm
 
 from parallelbench_lmeval.decoding import DecodingConfig
+from parallelbench_lmeval.decoding.config import optional_int
 from parallelbench_lmeval.stats import DecodedText
 
 logger = logging.getLogger(__name__)
@@ -33,15 +34,6 @@ def _as_bool(name: str, value) -> bool:
     if text in ("0", "false", "no"):
         return False
     raise ValueError(f"{name} must be true or false, got {value!r}")
-
-
-def _optional_int(name: str, value) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None
 
 
 def _parse_batch_size(value) -> int | str:
@@ -125,9 +117,9 @@ class DiffusionLM(LM):
         self.decoding_defaults = {k: v for k, v in decoding_options.items() if v is not None}
         DecodingConfig.from_options(gen_length=None, **self.decoding_defaults)
         self.batch_size = _parse_batch_size(batch_size)
-        self.max_batch_size = _optional_int("max_batch_size", max_batch_size)
-        self.max_gen_toks = _optional_int("max_gen_toks", max_gen_toks)
-        self.seed = _optional_int("seed", seed)
+        self.max_batch_size = optional_int("max_batch_size", max_batch_size)
+        self.max_gen_toks = optional_int("max_gen_toks", max_gen_toks)
+        self.seed = optional_int("seed", seed)
         self.pretrained = pretrained
 
         self.accelerator = _data_parallel_accelerator(device)
@@ -150,13 +142,13 @@ class DiffusionLM(LM):
                 trust_remote_code=_as_bool("trust_remote_code", trust_remote_code),
                 family=family,
                 special_id_overrides={
-                    "mask_id": _optional_int("mask_id", mask_id),
-                    "eos_id": _optional_int("eos_id", eos_id),
-                    "eot_id": _optional_int("eot_id", eot_id),
+                    "mask_id": optional_int("mask_id", mask_id),
+                    "eos_id": optional_int("eos_id", eos_id),
+                    "eot_id": optional_int("eot_id", eot_id),
                 },
                 tokenizer=tokenizer,
                 chat_template=chat_template,
-                max_length=_optional_int("max_length", max_length),
+                max_length=optional_int("max_length", max_length),
                 add_special_tokens=None if add_special_tokens is None else _as_bool("add_special_tokens", add_special_tokens),
                 suppress_eos=_as_bool("suppress_eos", suppress_eos),
             )
@@ -178,7 +170,7 @@ class DiffusionLM(LM):
         config = DecodingConfig.from_options(gen_length=gen_length, **options)
         until = gen_kwargs.get("until") or []
         until = [until] if isinstance(until, str) else list(until)
-        seed = _optional_int("seed", gen_kwargs.get("seed", self.seed))
+        seed = optional_int("seed", gen_kwargs.get("seed", self.seed))
         return config, until, seed
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:

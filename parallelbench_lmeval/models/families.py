@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from parallelbench_lmeval.decoding.loop import gather_positions
+
 logger = logging.getLogger(__name__)
 
 FAMILIES = ("llada", "dream", "masked_lm")
@@ -98,11 +100,6 @@ def load_model(family: str, config, pretrained: str, revision: str | None, dtype
     return model.eval()
 
 
-def _gather_positions(values: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    """values[b, positions[b, p], :] -> [B, P, D]."""
-    return values.gather(1, positions.unsqueeze(-1).expand(-1, -1, values.shape[-1]))
-
-
 class _WindowedHead(nn.Module):
     """The model's output projection, applied to chosen positions only.
 
@@ -116,7 +113,7 @@ class _WindowedHead(nn.Module):
         self.positions: torch.Tensor | None = None  # [B, P]; None = every position
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.head(hidden if self.positions is None else _gather_positions(hidden, self.positions))
+        return self.head(hidden if self.positions is None else gather_positions(hidden, self.positions))
 
 
 class DenoisingForward:
@@ -154,7 +151,7 @@ class DenoisingForward:
         attention = torch.ones_like(ids)
         positions = torch.tensor([[5, 3, 6]], device=device)
         try:
-            full = _gather_positions(self._logits(ids, attention, None), positions)
+            full = gather_positions(self._logits(ids, attention, None), positions)
             self.head = windowed
             part = self._logits(ids, attention, positions)
         except Exception as error:  # a model whose forward needs the full logits shape
@@ -178,7 +175,7 @@ class DenoisingForward:
             self.head.positions = positions
             return self.model(input_ids, **kwargs).logits
         logits = self.model(input_ids, **kwargs).logits
-        return logits if positions is None else _gather_positions(logits, positions)
+        return logits if positions is None else gather_positions(logits, positions)
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """Logits [B, P, V] predicting `positions` [B, P] of `input_ids` (shifted families read one earlier)."""

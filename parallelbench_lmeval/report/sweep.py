@@ -69,6 +69,7 @@ def config_name(options: dict) -> str:
 def build_configs(grids, explicit, **grid_values) -> list[dict]:
     """Grids then explicit `key=value,...` configurations, checked, normalised, duplicates dropped."""
     from parallelbench_lmeval.decoding import DecodingConfig
+    from parallelbench_lmeval.decoding.config import optional_int
 
     grid_values = {key: value for key, value in grid_values.items() if value is not None}
     candidates = [o for grid in grids for o in grid_configs(grid, **grid_values)] + [_parse_config(e) for e in explicit]
@@ -76,8 +77,7 @@ def build_configs(grids, explicit, **grid_values) -> list[dict]:
     for raw in candidates:
         # checked as given (k=2.5 is an error, not k=2), then normalised
         DecodingConfig.from_options(gen_length=None, **{k: v for k, v in raw.items() if k != "seed"})
-        if "seed" in raw and not str(raw["seed"]).lstrip("-").isdigit():
-            raise ValueError(f"seed must be an integer, got {raw['seed']!r}")
+        optional_int("seed", raw.get("seed"))
         options = canonical_options(raw)
         if config_name(options) not in seen:
             seen.add(config_name(options))
