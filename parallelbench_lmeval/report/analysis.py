@@ -88,18 +88,20 @@ def average_point(configuration: Configuration, tasks: list[str]) -> tuple[float
     return mean(r.tokens_per_step for r in results), mean(100 * r.accuracy for r in results)
 
 
-def by_model(configurations: list[Configuration]) -> dict[str, list[Configuration]]:
+def _grouped(configurations: list[Configuration], field: str) -> dict[str, list[Configuration]]:
+    """Configurations grouped by one of their fields, in order of first appearance."""
     grouped: dict[str, list[Configuration]] = defaultdict(list)
     for configuration in configurations:
-        grouped[configuration.model].append(configuration)
+        grouped[getattr(configuration, field)].append(configuration)
     return dict(grouped)
+
+
+def by_model(configurations: list[Configuration]) -> dict[str, list[Configuration]]:
+    return _grouped(configurations, "model")
 
 
 def by_strategy(configurations: list[Configuration]) -> dict[str, list[Configuration]]:
-    grouped: dict[str, list[Configuration]] = defaultdict(list)
-    for configuration in configurations:
-        grouped[configuration.strategy].append(configuration)
-    return dict(grouped)
+    return _grouped(configurations, "strategy")
 
 
 def strategy_summary(configurations: list[Configuration], tasks: list[str], thresholds=PB_THRESHOLDS) -> dict:
