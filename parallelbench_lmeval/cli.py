@@ -11,6 +11,8 @@ SUBCOMMANDS = {
     "theory": ("parallelbench_lmeval.theory.cli", "the paper's Section 4: closed forms next to the simulated ideal model"),
     "sweep": ("parallelbench_lmeval.report.sweep", "one model, a grid of decoding configurations, one results folder each"),
     "report": ("parallelbench_lmeval.report.cli", "tables, plots and leaderboard files from lm-eval results folders"),
+    "run": ("parallelbench_lmeval.report.experiment", "several models (dllm grids, hf, API) on the same tasks, then one report"),
+    "submit": ("parallelbench_lmeval.report.submit", "one model's leaderboard submission, checked complete"),
 }
 
 

@@ -47,11 +47,38 @@ def include_tasks(manager_module) -> None:
     task_manager.__init__ = __init__
 
 
+def check_model_args_early(config_module) -> None:
+    """`lm_eval` indexes every task it knows (seconds to minutes) before it builds the model: check
+    dllm's arguments first, so that a typo or a missing model folder fails at once."""
+    config_class = config_module.EvaluatorConfig
+    original = config_class.process_tasks
+    if getattr(original, "_parallelbench", False):
+        return
+
+    @functools.wraps(original)
+    def process_tasks(self, *args, **kwargs):
+        if self.model == MODEL_NAME:
+            from parallelbench_lmeval.models.dllm import check_model_args
+
+            check_model_args(
+                dict(self.model_args or {}),
+                {"batch_size": self.batch_size, "max_batch_size": self.max_batch_size, "device": self.device},
+            )
+        return original(self, *args, **kwargs)
+
+    process_tasks._parallelbench = True
+    config_class.process_tasks = process_tasks
+
+
+PATCHES = {
+    "lm_eval.api.registry": register_model,
+    "lm_eval.tasks.manager": include_tasks,
+    "lm_eval.config.evaluate_config": check_model_args_early,
+}
+
+
 def patch(module) -> None:
-    if module.__name__ == "lm_eval.api.registry":
-        register_model(module)
-    elif module.__name__ == "lm_eval.tasks.manager":
-        include_tasks(module)
+    PATCHES[module.__name__](module)
 
 
 def ensure_registered() -> None:

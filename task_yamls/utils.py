@@ -16,10 +16,16 @@ from lm_eval.api.samplers import ContextSampler
 
 from parallelbench_lmeval.scoring import grammar as grammar_checks
 from parallelbench_lmeval.scoring import lists, puzzles, text
+from parallelbench_lmeval.scoring.scorers import scorers_record, warn_if_not_comparable
 from parallelbench_lmeval.stats import decode_stats
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-TEXT_WRITING_METRICS = ("summary_score", "paraphrase_score", "sentence_to_words_score")
+# Text Writing: the released metric name -> the task's scores (besides `pb_acc`, which is the grammar score).
+TEXT_WRITING_SCORES = {
+    "summary_score": ("grammar", "rougeL", "rouge1", "rouge2", "score"),
+    "paraphrase_score": ("grammar", "bertscore", "inv_bleu", "score"),
+    "sentence_to_words_score": ("grammar", "inclusion", "score"),
+}
 
 
 @cache
@@ -66,33 +72,43 @@ def item_to_doc(item: dict, template: str, metric: str) -> dict:
 
 def load_items(
     released_task: str,
+    scorers: str | None = None,
     grammar: str | None = None,
     languagetool_url: str | None = None,
     bertscore_model: str | None = None,
     bertscore_num_layers: int | None = None,
+    scored_with: dict | None = None,
     **_metadata,
 ) -> datasets.DatasetDict:
     """`custom_dataset` of every task: the released items as one `test` split.
 
     lm-eval calls it while building the task, before any generation, so the scorers a task
     needs (grammar checker, BERTScore model) are started here and a missing one fails the run
-    early. `grammar`, `languagetool_url`, `bertscore_model`, `bertscore_num_layers` come from
-    `--metadata` (environment variables otherwise); other metadata (model args, version) is ignored.
+    early. `scorers`, `grammar`, `languagetool_url`, `bertscore_model`, `bertscore_num_layers`
+    come from `--metadata` (environment variables otherwise); other metadata (model args,
+    version) is ignored. `scored_with` is the Text Writing YAMLs' `dataset_kwargs` entry: it is
+    filled with the scorers in use (`scorers_record`), and lm-eval writes the task's
+    config, this dict included, into the results JSON.
     """
     config = released_config(released_task)
     metric = config["metric"]
     lines = (DATA_DIR / f"{released_task}.jsonl").read_text().splitlines()
     docs = [item_to_doc(json.loads(line), config["prompt"], metric) for line in lines if line.strip()]
-    if metric in TEXT_WRITING_METRICS:
-        backend, url = grammar_checks.grammar_settings(grammar, languagetool_url)
+    if metric in TEXT_WRITING_SCORES:
+        backend, url = grammar_checks.grammar_settings(grammar, languagetool_url, scorers)
+        bertscore = text.bertscore_settings(bertscore_model, bertscore_num_layers, scorers) if metric == "paraphrase_score" else None
         grammar_checks.issue_counter(backend, url)
+        if bertscore is not None:
+            text.bertscorer(*bertscore)
+        record = scorers_record(backend, url, bertscore)
+        warn_if_not_comparable(record)
+        if scored_with is not None:
+            scored_with.clear()
+            scored_with.update(record)
         for doc in docs:
             doc.update(grammar_backend=backend, languagetool_url=url)
-    if metric == "paraphrase_score":
-        model, layers = text.bertscore_settings(bertscore_model, bertscore_num_layers)
-        text.bertscorer(model, layers)
-        for doc in docs:
-            doc.update(bertscore_model=model, bertscore_num_layers=layers or 0)
+            if bertscore is not None:
+                doc.update(bertscore_model=bertscore[0], bertscore_num_layers=bertscore[1])
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
 
 
@@ -128,8 +144,11 @@ def item_scores(output: str, doc: dict) -> dict[str, float]:
     if metric == "sudoku_score":
         score = puzzles.sudoku_score(output, answer)
         return {"score": score, "pb_acc": score}
-    if metric not in TEXT_WRITING_METRICS:
+    if metric not in TEXT_WRITING_SCORES:
         raise ValueError(f"unknown ParallelBench metric {metric!r}")
+    output = output.strip()
+    if not output or text.beyond_scoring_bound(output):
+        return dict.fromkeys((*TEXT_WRITING_SCORES[metric], "pb_acc"), 0.0)
     grammar_ok = grammar_checks.grammar_score(output, doc["grammar_backend"], doc["languagetool_url"])
     scores = {"grammar": grammar_ok, "pb_acc": grammar_ok}
     if metric == "summary_score":
@@ -139,11 +158,9 @@ def item_scores(output: str, doc: dict) -> dict[str, float]:
         inclusion = float(text.includes_all(output, answer["words"]))
         return scores | {"inclusion": inclusion, "score": inclusion * grammar_ok}
     source = answer["text"]
-    if not output.strip():
-        return scores | {"bertscore": 0.0, "inv_bleu": 0.0, "score": 0.0}
-    scorer = text.bertscorer(doc["bertscore_model"], doc["bertscore_num_layers"] or None)
-    similarity = text.bertscore_f1(output.strip(), source, scorer)
-    inv_bleu = 1.0 - text.sentence_bleu(output.strip(), source)
+    scorer = text.bertscorer(doc["bertscore_model"], doc["bertscore_num_layers"])
+    similarity = text.bertscore_f1(output, source, scorer)
+    inv_bleu = 1.0 - text.sentence_bleu(output, source)
     return scores | {"bertscore": similarity, "inv_bleu": inv_bleu, "score": inv_bleu * similarity * grammar_ok}
 
 

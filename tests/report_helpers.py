@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import textwrap
 from pathlib import Path
 
@@ -16,11 +17,12 @@ STANDIN_TASK = "pb_report_standin"
 
 
 def write_run(root: Path, model: str, engine: str, model_args, gen_kwargs, tasks: dict, date: str,
-              items: dict | None = None) -> Path:
+              items: dict | None = None, limit: float | None = None) -> Path:
     """An lm-eval output folder `root/<model>/results_<date>.json` (+ samples files).
 
     tasks: {task: (accuracy fraction, tokens per step or None, max_gen_toks)}
     items: {task: [(doc_id, score, tokens per step or None)]}
+    limit: the run's `--limit`, recorded as lm-eval does (a float; the tasks have 100 items)
     """
     folder = root / model.replace("/", "__")
     folder.mkdir(parents=True, exist_ok=True)
@@ -31,7 +33,10 @@ def write_run(root: Path, model: str, engine: str, model_args, gen_kwargs, tasks
             results[task]["tokens_per_step,none"] = tps
         configs[task] = {"task": task, "output_type": "generate_until",
                          "generation_kwargs": {"until": [], "max_gen_toks": gen_length}}
-    config = {"model": engine, "model_args": model_args, "gen_kwargs": gen_kwargs, "limit": None}
+    config = {"model": engine, "model_args": model_args, "gen_kwargs": gen_kwargs,
+              "limit": None if limit is None else float(limit)}
+    # lm-eval's rule: below 1 a fraction of the items, else a count
+    effective = 100 if limit is None else min(100, math.ceil(100 * limit) if limit < 1 else int(limit))
     if engine == "dllm":
         config["dllm"] = {"pretrained": model}
     payload = {
@@ -39,7 +44,7 @@ def write_run(root: Path, model: str, engine: str, model_args, gen_kwargs, tasks
         "groups": {},
         "configs": configs,
         "versions": {task: 1.0 for task in tasks},
-        "n-samples": {task: {"original": 100, "effective": 100} for task in tasks},
+        "n-samples": {task: {"original": 100, "effective": effective} for task in tasks},
         "config": config,
         "model_name": model,
         "model_name_sanitized": model.replace("/", "__"),

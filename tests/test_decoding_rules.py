@@ -7,11 +7,11 @@ import torch
 
 from parallelbench_lmeval.decoding import DecodingConfig, unmask
 from parallelbench_lmeval.decoding import selection
-from parallelbench_lmeval.decoding.loop import commit_step
 from parallelbench_lmeval.decoding.noise import RowNoise
 from parallelbench_lmeval.decoding.proposal import propose
 from parallelbench_lmeval.decoding.schedule import block_schedule, spread
 from parallelbench_lmeval.decoding.scores import SCORES
+from parallelbench_lmeval.decoding.step import Block, Query, Step
 
 NEG = float("-inf")
 
@@ -202,9 +202,9 @@ def fixed_denoiser(table):
     table = torch.tensor(table, dtype=torch.float32)
     calls = []
 
-    def denoise(canvas, rows, positions):
-        calls.append((rows.tolist(), positions.tolist()))
-        return table[positions]
+    def denoise(canvas, rows, query):
+        calls.append((rows.tolist(), query.positions.tolist()))
+        return table[query.positions]
 
     return denoise, calls
 
@@ -229,9 +229,9 @@ def test_confidence_order_commits_most_confident_first():
     denoise, _ = fixed_denoiser(table)
     canvases = []
 
-    def recording(canvas, rows, positions):
+    def recording(canvas, rows, query):
         canvases.append(canvas.clone())
-        return denoise(canvas, rows, positions)
+        return denoise(canvas, rows, query)
 
     result = unmask(recording, 1, DecodingConfig.from_options(gen_length=3), MASK)
     assert result.nfe.tolist() == [3]
@@ -251,9 +251,9 @@ def test_adaptive_rows_with_fewer_masks_are_padded_with_non_candidates():
     table[1, :, 1] = 0.4  # row 1: one position per step
     seen = []
 
-    def denoise(canvas, rows, positions):
-        seen.append(positions.tolist())
-        return table[rows[:, None], positions]
+    def denoise(canvas, rows, query):
+        seen.append(query.positions.tolist())
+        return table[rows[:, None], query.positions]
 
     result = unmask(denoise, 2, DecodingConfig.from_options(gen_length=4, threshold=0.9), MASK)
     assert result.nfe.tolist() == [3, 4]
@@ -281,9 +281,9 @@ def test_finished_rows_cost_no_forward_passes():
 
     calls = []
 
-    def denoise(canvas, rows, positions):
+    def denoise(canvas, rows, query):
         calls.append(rows.tolist())
-        return table[rows[:, None], positions]
+        return table[rows[:, None], query.positions]
 
     result = unmask(denoise, 2, DecodingConfig.from_options(gen_length=4, threshold=0.9), MASK)
     assert result.nfe.tolist() == [1, 4]
@@ -297,12 +297,13 @@ def test_left_to_right_fills_blocks_in_order():
     assert result.tokens.tolist() == [[2] * 5]
 
 
-def test_commit_step_touches_only_masked_positions():
-    window = torch.tensor([[1, MASK, MASK]])
+def test_a_step_commits_only_masked_positions():
+    canvas = torch.tensor([[1, MASK, MASK]])
     logits = torch.tensor([[[0, 0, 0, 9.0, 0]] * 3])
-    config = DecodingConfig.from_options(gen_length=3, k=3)
-    out = commit_step(logits, window, 3, config, MASK, torch.tensor([MASK]), batch_noise(0, 1))
-    assert out.tolist() == [[1, 3, 3]]
+    query = Query(torch.tensor([[0, 1, 2]]), Block(0, 3))
+    step = Step.predict(logits, query, 0, torch.tensor([0]), canvas, 0.0, torch.tensor([MASK]), batch_noise(0, 1),
+                        MASK, torch.float32)
+    assert step.commit(step.candidates).tolist() == [[1, 3, 3]]
 
 
 def test_same_seed_same_order_different_seed_different_order():
@@ -311,9 +312,9 @@ def test_same_seed_same_order_different_seed_different_order():
     def unmasking_order(seed):
         canvases = []
 
-        def recording(canvas, rows, positions):
+        def recording(canvas, rows, query):
             canvases.append(canvas.clone())
-            return denoise(canvas, rows, positions)
+            return denoise(canvas, rows, query)
 
         config = DecodingConfig.from_options(gen_length=16, unmasking="random")
         result = unmask(recording, 1, config, MASK, generator=torch.Generator().manual_seed(seed))
@@ -338,9 +339,9 @@ def test_per_row_generators_make_random_order_independent_of_the_batch():
     def first_steps(generators, batch_size):
         canvases = []
 
-        def recording(canvas, rows, positions):
+        def recording(canvas, rows, query):
             canvases.append(canvas[0].clone())
-            return denoise(canvas, rows, positions)
+            return denoise(canvas, rows, query)
 
         config = DecodingConfig.from_options(gen_length=16, unmasking="random", k=2, temperature=1.0)
         unmask(recording, batch_size, config, MASK, generator=generators)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from parallelbench_lmeval.models.dllm import DiffusionLM
-from parallelbench_lmeval.models.families import DenoisingForward
+from parallelbench_lmeval.models.forward import OwnForward, StackForward
 from parallelbench_lmeval.stats import DecodedText, decode_stats
 
 PROMPTS = [
@@ -58,20 +58,20 @@ def test_family_is_detected_from_the_config(tiny_masked_lm_dir):
 
 def test_dream_stand_in_reads_logits_one_position_earlier(tiny_dream_dir):
     lm = DiffusionLM(pretrained=str(tiny_dream_dir), family="dream", device="cpu")
-    forward = lm.backend.forward
+    assert isinstance(lm.backend.forward, StackForward)  # its layers, run one by one, agree with its forward
     ids = torch.tensor([[5, 6, 7, 8, 9, 10]])
     with torch.no_grad():  # Dream attends both ways: a full 4-D boolean mask
-        full = forward.model(ids, attention_mask=torch.ones(1, 1, 6, 6, dtype=torch.bool)).logits
-        assert torch.allclose(forward(ids, torch.ones_like(ids), torch.tensor([[3, 4]])), full[:, 2:4], atol=1e-5)
+        full = lm.backend.forward.stack.model(ids, attention_mask=torch.ones(1, 1, 6, 6, dtype=torch.bool)).logits
+        assert torch.allclose(lm.backend.logits_at(ids, torch.tensor([[3, 4]])), full[:, 2:4], atol=1e-5)
 
 
 def test_windowed_head_gives_the_full_heads_logits(tiny_masked_lm_dir):
     lm = DiffusionLM(pretrained=str(tiny_masked_lm_dir), device="cpu")
-    forward: DenoisingForward = lm.backend.forward
-    assert forward.head is not None
+    forward = lm.backend.forward
+    assert isinstance(forward, OwnForward) and forward.head is not None
     ids = torch.tensor([[101, 7592, 2088, 103, 103, 103, 102]])
     mask = torch.ones_like(ids)
-    windowed = forward(ids, mask, torch.tensor([[5, 3, 4]]))
+    windowed = lm.backend.logits_at(ids, torch.tensor([[5, 3, 4]]))
     forward.head.positions = None
     full = forward.model(ids, attention_mask=mask).logits[:, [5, 3, 4]]
     assert windowed.shape == full.shape
@@ -165,12 +165,6 @@ def test_unavailable_gpu_falls_back_to_cpu(tiny_masked_lm_dir, caplog):
     lm = DiffusionLM(pretrained=str(tiny_masked_lm_dir), device="cuda:0")
     assert lm.device.type == "cpu"
     assert "not available" in caplog.text
-
-
-def test_loglikelihood_names_the_alternative(tiny_masked_lm_dir):
-    lm = DiffusionLM(pretrained=str(tiny_masked_lm_dir), device="cpu")
-    with pytest.raises(NotImplementedError, match="--model hf"):
-        lm.loglikelihood([])
 
 
 def test_chat_template_is_applied(tiny_masked_lm_dir):

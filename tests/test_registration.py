@@ -1,10 +1,15 @@
 """`dllm` and the tasks reach plain lm-eval through the installed autoload hook, at no cost to other programs."""
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
+HOOK_PTH = REPO / "parallelbench_lmeval_autoload.pth"
 
 
 def run_python(code: str) -> str:
@@ -19,6 +24,55 @@ def test_interpreter_start_imports_nothing_heavy():
         "if m in sys.modules), 'parallelbench_lmeval._autoload' in sys.modules)"
     )
     assert out == "[] True"
+
+
+def start_with_site_dir(site_dir: Path, code: str) -> subprocess.CompletedProcess:
+    """A fresh interpreter that processes the `.pth` files of `site_dir` and no others, as `site`
+    does at start-up (-S: no site-packages of its own; -I: no environment, user site or cwd)."""
+    command = [sys.executable, "-I", "-S", "-c", f"import site; site.addsitedir({str(site_dir)!r}); {code}"]
+    return subprocess.run(command, capture_output=True, text=True, cwd="/", timeout=120)
+
+
+def test_hook_adds_only_its_own_modules_to_interpreter_start(tmp_path):
+    """`sys.modules` after start-up with the shipped `.pth` and without: only the hook's own module
+    and its package may differ (no importlib.abc or anything else loaded for every program)."""
+    modules = {}
+    for name in ("without_hook", "with_hook"):
+        site_dir = tmp_path / name
+        site_dir.mkdir()
+        (site_dir / "_checkout.pth").write_text(f"{REPO}\n", encoding="utf-8")  # the package importable, as installed
+        if name == "with_hook":
+            shutil.copy(HOOK_PTH, site_dir)
+        done = start_with_site_dir(site_dir, "import sys, json; print(json.dumps(sorted(sys.modules)))")
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+        modules[name] = set(json.loads(done.stdout))
+    assert modules["with_hook"] - modules["without_hook"] == {"parallelbench_lmeval", "parallelbench_lmeval._autoload"}
+    assert modules["without_hook"] <= modules["with_hook"]
+
+
+@pytest.mark.parametrize("leftover", ["nothing", "task folder"])
+def test_leftover_hook_is_silent_without_its_package(tmp_path, leftover):
+    """A `.pth` left behind by an uninstall (or an editable install whose checkout is gone, which
+    leaves the packaged task folder as a namespace `parallelbench_lmeval/`) prints nothing."""
+    shutil.copy(HOOK_PTH, tmp_path)
+    if leftover == "task folder":
+        (tmp_path / "parallelbench_lmeval" / "task_yamls").mkdir(parents=True)
+    done = start_with_site_dir(tmp_path, "import sys; print('parallelbench_lmeval._autoload' in sys.modules)")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "False\n", "")
+
+
+@pytest.mark.parametrize("hook_code, shown", [
+    ("raise RuntimeError('broken hook')", "RuntimeError: broken hook"),
+    ("import no_such_module_of_the_hook", "No module named 'no_such_module_of_the_hook'"),
+])
+def test_errors_inside_the_hook_are_still_shown(tmp_path, hook_code, shown):
+    shutil.copy(HOOK_PTH, tmp_path)
+    package = tmp_path / "parallelbench_lmeval"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "_autoload.py").write_text(hook_code + "\n", encoding="utf-8")
+    done = start_with_site_dir(tmp_path, "pass")
+    assert shown in done.stderr and "parallelbench_lmeval_autoload.pth" in done.stderr
 
 
 def test_plain_lm_eval_registry_finds_dllm():
@@ -57,7 +111,7 @@ def test_parallelbench_command_lists_its_subcommands():
 def test_unknown_subcommand_names_the_allowed_ones():
     done = subprocess.run([sys.executable, "-m", "parallelbench_lmeval.cli", "evaluate"], capture_output=True, text=True)
     assert done.returncode == 2
-    assert "unknown command 'evaluate'; allowed: eval, theory, sweep, report" in done.stderr
+    assert "unknown command 'evaluate'; allowed: eval, theory, sweep, report, run, submit" in done.stderr
 
 
 def test_ci_runs_the_readme_test_command():
@@ -66,3 +120,9 @@ def test_ci_runs_the_readme_test_command():
     command = ci.strip().splitlines()[-1]
     assert command.startswith("pip install torch==2.13.0")
     assert command in readme
+
+
+def test_the_hook_intercepts_every_module_registration_patches():
+    from parallelbench_lmeval import _autoload, registration
+
+    assert set(_autoload._PATCHED_MODULES) == set(registration.PATCHES)

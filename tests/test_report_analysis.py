@@ -81,7 +81,7 @@ def test_oracle_from_threshold_sweep_samples(tmp_path):
     assert oracle["tasks"][TASKS[1]] == {"accuracy": 50.0, "tokens_per_step": 2.0, "items": 2}
     assert oracle["accuracy"] == pytest.approx(75.0)
     assert oracle["tokens_per_step"] == pytest.approx(3.0)
-    assert oracle["thresholds"] == [0.5, 0.9]
+    assert oracle["configurations"] == ["threshold=0.5", "threshold=0.9"]
 
 
 def test_task_characterization_from_topk_and_semi_ar_runs(tmp_path):
@@ -116,3 +116,32 @@ def test_pb_scores_over_configurations_average_the_tasks(tmp_path):
     summary = analysis.strategy_summary(configurations, list(TASKS))
     assert (summary["PB80"], summary["PB75"], summary["PB70"]) == (1.0, 2.0, 4.0)
     assert [c["accuracy"] for c in summary["configurations"]] == pytest.approx([90.0, 75.0, 70.0])
+
+
+def test_limit_is_read_per_task_and_counts_only_when_it_left_items_out(tmp_path):
+    date = iter(f"2025-01-01T00-00-{i:02d}" for i in range(20))
+    task = {TASKS[0]: (1.0, None, 32)}
+    write_run(tmp_path / "full", "m", "dllm", "pretrained=m", "k=1", task, next(date))
+    write_run(tmp_path / "limited", "m", "dllm", "pretrained=m", "k=2", task, next(date), limit=3)
+    write_run(tmp_path / "fraction", "m", "dllm", "pretrained=m", "k=4", task, next(date), limit=0.5)
+    # a limit above the task's 100 items evaluates all of them
+    write_run(tmp_path / "above", "m", "dllm", "pretrained=m", "k=8", task, next(date), limit=200)
+    # k=1 gets its second task from a limited run: the configuration is limited, its first task is not
+    write_run(tmp_path / "rerun", "m", "dllm", "pretrained=m", "k=1", {TASKS[1]: (1.0, None, 64)}, next(date), limit=5)
+    configurations = {c.label: c for c in load_configurations([tmp_path])}
+    assert {label: c.limit for label, c in configurations.items()} == {"k=1": 5, "k=2": 3, "k=4": 0.5, "k=8": None}
+    assert type(configurations["k=2"].limit) is int  # lm-eval writes 3.0
+    assert configurations["k=1"].tasks[TASKS[0]].limit is None
+    assert configurations["k=2"].tasks[TASKS[0]].n_samples == 3
+
+
+def test_pb_scores_count_limited_runs_and_mark_them(tmp_path):
+    date = iter(f"2025-01-01T00-00-{i:02d}" for i in range(20))
+    for k, accuracy, limit in ((1, 1.0, None), (2, 0.9, None), (4, 0.85, 3)):
+        write_run(tmp_path / f"k{k}", "m", "dllm", "pretrained=m", f"k={k}", {TASKS[0]: (accuracy, None, 32)},
+                  next(date), limit=limit)
+    summary = analysis.strategy_summary(load_configurations([tmp_path]), [TASKS[0]])
+    assert summary["PB80"] == 4.0 and summary["limited"] is True
+    assert [(c["config"], c["limit"]) for c in summary["configurations"]] == [("k=1", None), ("k=2", None), ("k=4", 3)]
+    full = [c for c in load_configurations([tmp_path]) if c.limit is None]
+    assert analysis.strategy_summary(full, [TASKS[0]])["limited"] is False

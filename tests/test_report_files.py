@@ -2,6 +2,8 @@
 
 import csv
 import json
+import logging
+import sys
 
 import pytest
 
@@ -103,3 +105,59 @@ def test_bad_alias_and_empty_folder_are_clear_errors(tmp_path):
         main([str(tmp_path), "--out", str(tmp_path / "out")])
     with pytest.raises(FileNotFoundError, match="does not exist"):
         main([str(tmp_path / "missing"), "--out", str(tmp_path / "out")])
+
+
+def test_limited_runs_stay_out_of_the_public_leaderboard_files(tmp_path, caplog):
+    date = iter(f"2025-01-01T00-00-{i:02d}" for i in range(10))
+    for k, accuracy, limit in ((1, 1.0, None), (2, 0.9, None), (4, 0.85, 3)):
+        write_run(tmp_path / "runs" / f"k{k}", "llada", "dllm", "pretrained=llada", f"unmasking=confidence,k={k}",
+                  {t: (accuracy, None, 32) for t in ALL_TASKS}, next(date), limit=limit)
+    # a model whose only run is limited gets no public files
+    write_run(tmp_path / "runs" / "smoke", "smoke", "dllm", "pretrained=smoke", "k=2",
+              {t: (1.0, None, 32) for t in ALL_TASKS}, next(date), limit=0.5)
+    with caplog.at_level(logging.WARNING):
+        summary = write_report([tmp_path / "runs"], tmp_path / "out", with_plots=False)
+    out = tmp_path / "out"
+    assert "llada confidence-topk k=4 (--limit 3)" in caplog.text
+    assert "smoke confidence-topk k=2 (--limit 0.5)" in caplog.text
+
+    # the summary keeps the limited run, marked, and counts it in PBx
+    topk = summary["models"]["llada"]["strategies"]["confidence-topk"]
+    assert (topk["PB80"], topk["limited"]) == (4.0, True)
+    assert [c["limit"] for c in topk["configurations"]] == [None, None, 3]
+    # the public files leave it out: PBx without it, no rows for it
+    assert json.loads((out / "leaderboard" / "llada.json").read_text(encoding="utf-8")) == {
+        "thresholds": [80, 75, 70], "results": {"confidence-topk": {"80": 2.0, "75": 2.0, "70": 2.0}}}
+    rows = (out / "figures" / "llada" / "confidence-topk.csv").read_text(encoding="utf-8").splitlines()
+    assert {row.split(",")[1] for row in rows[1:]} == {"1.0", "2.0"}
+    assert rows[-2:] == ["avg,1.0,100.0", "avg,2.0,90.0"]
+    assert [p.name for p in (out / "leaderboard").iterdir()] == ["llada.json"]
+    assert not (out / "figures" / "smoke").exists()
+
+    markdown = (out / "leaderboard.md").read_text(encoding="utf-8")
+    assert "| llada | confidence-topk | 4.00 | 4.00 | 4.00 | 3 (1 limited) | 100.0 |" in markdown
+    assert ("- llada confidence-topk: PBx counts runs made with --limit, on part of each task: k=4 (--limit 3);"
+            in markdown)
+    assert "| smoke | confidence-topk | 2.00 | 2.00 | 2.00 | 1 (1 limited) | 100.0 |" in markdown
+    with open(out / "tasks.csv", encoding="utf-8") as handle:
+        limits = {(row["model"], row["config"], row["limit"]) for row in csv.DictReader(handle)}
+    assert limits == {("llada", "k=1", ""), ("llada", "k=2", ""), ("llada", "k=4", "3"), ("smoke", "k=2", "0.5")}
+    table = (out / "tasks.md").read_text(encoding="utf-8")
+    assert "| llada | confidence-topk | k=4 (--limit 3) | 17 | 85.0 (4.00) |" in table
+    assert "| llada | confidence-topk | k=2 | 17 | 90.0 (2.00) |" in table
+
+
+@pytest.mark.slow
+def test_a_real_lm_eval_run_with_limit_is_kept_out_of_the_public_files(tmp_path, monkeypatch):
+    from lm_eval.__main__ import HarnessCLI
+
+    monkeypatch.setattr(sys, "argv", [
+        "lm_eval", "--model", "dllm", "--model_args", "pretrained=ideal,k=2", "--tasks", "parallelbench_copy",
+        "--limit", "3", "--output_path", str(tmp_path / "runs"), "--log_samples"])
+    cli = HarnessCLI()
+    cli.execute(cli.parse_args())
+    (configuration,) = load_configurations([tmp_path / "runs"])
+    assert configuration.limit == 3 and configuration.tasks["parallelbench_copy"].n_samples == 3
+    summary = write_report([tmp_path / "runs"], tmp_path / "out", with_plots=False)
+    assert summary["models"]["ideal"]["strategies"]["confidence-topk"]["configurations"][0]["limit"] == 3
+    assert not (tmp_path / "out" / "leaderboard").exists() and not (tmp_path / "out" / "figures").exists()

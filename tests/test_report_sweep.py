@@ -1,6 +1,8 @@
 """`parallelbench sweep`: one model load, one lm-eval folder per configuration, resuming after a kill."""
 
 import json
+import os
+from types import SimpleNamespace
 
 import pytest
 
@@ -23,6 +25,24 @@ def sweep_args(tmp_path, monkeypatch):
             "--include_path", str(tasks), "--output_path", str(tmp_path / "sweep"), "--grid", "topk",
             "--unmasking", "confidence,random", "--k_values", "1,2,4", "--config", "unmasking=confidence,threshold=0.9",
             "--bootstrap_iters", "0", "--limit", "3"]
+
+
+@pytest.fixture
+def model_loads(monkeypatch):
+    """(model, model_args, additional config) of every model a sweep loads."""
+    import lm_eval.api.registry
+
+    loads, get_model = [], lm_eval.api.registry.get_model
+
+    def recording_get_model(name):
+        def create_from_arg_string(arg_string, additional_config=None):
+            loads.append((name, arg_string, additional_config))
+            return get_model(name).create_from_arg_string(arg_string, additional_config)
+
+        return SimpleNamespace(create_from_arg_string=create_from_arg_string)
+
+    monkeypatch.setattr(lm_eval.api.registry, "get_model", recording_get_model)
+    return loads
 
 
 def _finished(folder):
@@ -91,12 +111,135 @@ def test_bad_configurations_and_changed_settings_fail_before_loading(sweep_args,
         sweep.main([*sweep_args[:5], "no_such_task", *sweep_args[6:]])
     assert FakeListLM.calls == 0
 
-    FakeListLM.crash_after = 0
+    FakeListLM.crash_after = 1  # the first configuration finishes: the folder holds this sweep now
     with pytest.raises(KeyboardInterrupt):
         sweep.main(sweep_args)
     limit = sweep_args.index("--limit")
     with pytest.raises(ValueError, match="limit"):
         sweep.main([*sweep_args[:limit], "--limit", "2"])
+
+
+def test_sweep_failing_before_its_first_configuration_leaves_the_folder_free(sweep_args, tmp_path):
+    FakeListLM.crash_after = 0
+    with pytest.raises(KeyboardInterrupt):
+        sweep.main(sweep_args)
+    out = tmp_path / "sweep"
+    assert not (out / sweep.SWEEP_RECORD).exists()
+    assert (out / f".partial-confidence_k1/{sweep.STARTED_MARKER}").is_file()
+
+    FakeListLM.crash_after = None
+    limit = sweep_args.index("--limit")
+    sweep.main([*sweep_args[:limit], "--limit", "2"])  # corrected settings, same folder
+    assert _finished(out) == sorted(CONFIG_NAMES)
+    assert json.loads((out / sweep.SWEEP_RECORD).read_text(encoding="utf-8"))["limit"] == 2
+
+
+def test_readme_sweep_form_with_batch_size_in_model_args(tmp_path, monkeypatch, model_loads):
+    """The issue's command: `batch_size` in --model_args, none given by flag."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    out = tmp_path / "S"
+    command = ["--model", "dllm", "--model_args", "pretrained=ideal,batch_size=8", "--tasks", "parallelbench_copy",
+               "--limit", "2", "--config", "unmasking=confidence,k=2", "--output_path", str(out)]
+    sweep.main(command)
+    assert model_loads == [("dllm", "pretrained=ideal,batch_size=8", {})]
+    results = json.loads(next((out / "confidence_k2").rglob("results_*.json")).read_text(encoding="utf-8"))
+    assert results["config"]["batch_size"] == 8
+    # batch size does not change results: not part of what the folder holds
+    assert json.loads((out / sweep.SWEEP_RECORD).read_text(encoding="utf-8"))["model_args"] == "pretrained=ideal"
+
+    # the same batch size given both ways, or moved to the flag: the same sweep, nothing left to run
+    sweep.main([*command, "--batch_size", "8"])
+    sweep.main([*command[:3], "pretrained=ideal", *command[4:], "--batch_size", "16"])
+    assert len(model_loads) == 1
+
+    with pytest.raises(ValueError) as error:
+        sweep.main([*command, "--batch_size", "4", "--config", "unmasking=random,k=2"])
+    assert "batch_size=8 in --model_args and --batch_size 4" in str(error.value)
+    with pytest.raises(ValueError, match="device=cpu in --model_args and --device cuda:1"):
+        sweep.main([*command[:3], "pretrained=ideal,device=cpu", *command[4:], "--device", "cuda:1",
+                    "--config", "unmasking=random,k=2"])
+    assert len(model_loads) == 1
+    assert not (out / "random_k2").exists() and not (out / ".partial-random_k2").exists()
+
+
+def test_batch_size_given_by_flag_only_reaches_the_model(sweep_args, model_loads):
+    sweep.main([*sweep_args, "--batch_size", "4", "--device", "cpu"])
+    assert model_loads == [(FAKE_MODEL, "pretrained=fake", {"batch_size": "4", "device": "cpu"})]
+
+
+def test_folders_the_sweep_did_not_write_are_refused_and_left_untouched(sweep_args, tmp_path, model_loads):
+    out = tmp_path / "sweep"
+    own = out / "confidence_k2"  # the user's folder, named like a configuration
+    own.mkdir(parents=True)
+    (own / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(ValueError) as error:
+        sweep.main(sweep_args)
+    assert str(own) in str(error.value) and "no sweep_config.json" in str(error.value)
+    assert "move or remove it yourself, or use another --output_path" in str(error.value)
+    assert model_loads == [] and (own / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert sorted(os.listdir(out)) == ["confidence_k2"]
+
+    own.rename(tmp_path / "kept")
+    foreign_partial = out / ".partial-random_k4"  # not started by a sweep (no start marker)
+    foreign_partial.mkdir()
+    (foreign_partial / "data.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"\.partial-random_k4 was not started by a sweep \(no sweep_started.json\)"):
+        sweep.main(sweep_args)
+    assert model_loads == [] and (foreign_partial / "data.json").exists()
+
+    foreign_partial.rename(tmp_path / "kept_partial")
+    (out / ".partial-random_k1").mkdir()  # empty: what a kill right after creating the folder leaves
+    (out / "random_k2").write_text("a file, not a folder", encoding="utf-8")
+    with pytest.raises(ValueError, match="random_k2 exists but is not a finished sweep configuration"):
+        sweep.main(sweep_args)
+    (out / "random_k2").unlink()
+    sweep.main(sweep_args)
+    assert _finished(out) == sorted(CONFIG_NAMES) and len(model_loads) == 1
+
+
+def test_everything_that_changes_prompts_or_scores_is_recorded(sweep_args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    include = sweep_args.index("--include_path")
+    args = [*sweep_args[:include + 1], "tasks", *sweep_args[include + 2:], "--system_instruction", "Be brief."]
+    config = args.index("--config")
+    args = args[:config] + args[config + 2:]  # the top-k grid only
+    FakeListLM.crash_after = 1
+    with pytest.raises(KeyboardInterrupt):
+        sweep.main(args)
+    record = json.loads((tmp_path / "sweep" / sweep.SWEEP_RECORD).read_text(encoding="utf-8"))
+    assert record["system_instruction"] == "Be brief."
+    assert record["include_path"] == str((tmp_path / "tasks").resolve())  # a relative path means nothing later
+    assert record["PARALLELBENCH_GRAMMAR"] == os.environ["PARALLELBENCH_GRAMMAR"]
+    assert record["PARALLELBENCH_SCORERS"] is None
+
+    FakeListLM.crash_after = None
+    with pytest.raises(ValueError, match="system_instruction differ"):
+        sweep.main([*args[:-1], "Be verbose."])
+    with pytest.raises(ValueError, match="system_instruction differ"):
+        sweep.main(args[:-2])
+    monkeypatch.setenv("PARALLELBENCH_GRAMMAR", "languagetool")
+    with pytest.raises(ValueError, match="PARALLELBENCH_GRAMMAR differ"):
+        sweep.main(args)
+    assert FakeListLM.calls == 1
+
+
+def test_settings_older_sweeps_did_not_record_count_as_unset():
+    old = {"model": "dllm", "model_args": "pretrained=ideal,batch_size=8", "tasks": ["parallelbench_copy"],
+           "limit": 2, "num_fewshot": None, "apply_chat_template": False, "fewshot_as_multiturn": False, "seed": 0}
+    args = SimpleNamespace(model="dllm", model_args="pretrained=ideal", tasks=["parallelbench_copy"], limit=2,
+                           num_fewshot=None, apply_chat_template=False, fewshot_as_multiturn=False,
+                           system_instruction=None, include_path=None, seed=0)
+    unset = {name: None for name in sweep.SCORING_ENVIRONMENT}
+    with pytest.MonkeyPatch.context() as environment:
+        for name in sweep.SCORING_ENVIRONMENT:
+            environment.delenv(name, raising=False)
+        current = sweep.sweep_record(args)
+    assert current == {**old, "model_args": "pretrained=ideal", "system_instruction": None, "include_path": None,
+                       **unset}
+    assert sweep.changed_settings(old, current) == []
+    assert sweep.changed_settings(old, {**current, "system_instruction": "Be brief."}) == ["system_instruction"]
+    assert sweep.changed_settings(old, {**current, "PARALLELBENCH_GRAMMAR": "harper"}) == ["PARALLELBENCH_GRAMMAR"]
+    assert sweep.changed_settings({**old, "seed": 1}, current) == ["seed"]
 
 
 def test_preset_grids_match_the_paper():

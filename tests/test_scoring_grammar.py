@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from parallelbench_lmeval.scoring import grammar
+from parallelbench_lmeval.scoring.scorers import SCORERS_ENV
 
 
 def test_harper_for_real():
@@ -15,14 +16,18 @@ def test_harper_for_real():
     assert grammar.grammar_score("   \n", "harper") == 0.0  # empty output scores 0
 
 
-def test_settings_come_from_arguments_then_environment(monkeypatch):
-    monkeypatch.delenv(grammar.GRAMMAR_ENV, raising=False)
-    monkeypatch.delenv(grammar.LANGUAGETOOL_URL_ENV, raising=False)
+def test_settings_come_from_arguments_then_environment_then_the_scorers_switch(monkeypatch):
+    for name in (grammar.GRAMMAR_ENV, grammar.LANGUAGETOOL_URL_ENV, SCORERS_ENV):
+        monkeypatch.delenv(name, raising=False)
     assert grammar.grammar_settings() == ("languagetool", "")  # the paper's checker by default
-    monkeypatch.setenv(grammar.GRAMMAR_ENV, "Harper")
+    assert grammar.grammar_settings(scorers="offline") == ("harper", "")
+    monkeypatch.setenv(SCORERS_ENV, "offline")
+    assert grammar.grammar_settings() == ("harper", "")
+    assert grammar.grammar_settings(scorers="paper") == ("languagetool", "")
+    monkeypatch.setenv(grammar.GRAMMAR_ENV, "LanguageTool")  # a finer setting overrides the switch
     monkeypatch.setenv(grammar.LANGUAGETOOL_URL_ENV, "http://lt:8010")
-    assert grammar.grammar_settings() == ("harper", "http://lt:8010")
-    assert grammar.grammar_settings("languagetool", "http://other") == ("languagetool", "http://other")
+    assert grammar.grammar_settings() == ("languagetool", "http://lt:8010")
+    assert grammar.grammar_settings("harper", "http://other") == ("harper", "http://other")
 
 
 def test_bad_backend_name_lists_the_allowed_ones(monkeypatch):
@@ -34,7 +39,8 @@ def test_bad_backend_name_lists_the_allowed_ones(monkeypatch):
 def test_languagetool_that_cannot_start_says_how_to_fix():
     with pytest.raises(grammar.GrammarBackendError, match="could not start") as error:
         grammar.issue_counter("languagetool", "http://127.0.0.1:9")
-    assert grammar.LANGUAGETOOL_URL_ENV in str(error.value) and "harper" in str(error.value)
+    assert grammar.LANGUAGETOOL_URL_ENV in str(error.value) and "PARALLELBENCH_GRAMMAR=harper" in str(error.value)
+    assert "PARALLELBENCH_SCORERS=offline" in str(error.value) and 'pip install "parallelbench-lmeval[offline]"' in str(error.value)
 
 
 def languagetool_missing_reason() -> str | None:

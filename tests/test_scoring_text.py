@@ -6,6 +6,7 @@ import pytest
 from bert_score.utils import model2layers
 
 from parallelbench_lmeval.scoring import text
+from parallelbench_lmeval.scoring.scorers import SCORERS_ENV
 from tasks_helpers import minilm_path
 
 REFERENCE = "the cat sat on the mat"
@@ -50,14 +51,21 @@ def test_bertscore_with_a_local_model():
 
 
 def test_bertscore_settings(monkeypatch):
-    monkeypatch.delenv(text.BERTSCORE_MODEL_ENV, raising=False)
-    monkeypatch.delenv(text.BERTSCORE_LAYERS_ENV, raising=False)
-    assert text.bertscore_settings() == ("roberta-large", None)
-    assert model2layers["roberta-large"] == 17  # what bert_score uses for None
+    for name in (text.BERTSCORE_MODEL_ENV, text.BERTSCORE_LAYERS_ENV, SCORERS_ENV):
+        monkeypatch.delenv(name, raising=False)
+    assert text.bertscore_settings() == ("roberta-large", 17)  # the paper's: bert_score's tuned layer
+    assert model2layers["roberta-large"] == 17
+    assert text.bertscore_settings(scorers="offline") == (minilm_path(), 6)
+    monkeypatch.setenv(SCORERS_ENV, "offline")
+    assert text.bertscore_settings() == (minilm_path(), 6)
+    assert text.bertscore_settings(num_layers=3) == (minilm_path(), 3)
+    assert text.bertscore_settings("bert-base-uncased") == ("bert-base-uncased", 9)  # a known model: its own layer
     monkeypatch.setenv(text.BERTSCORE_MODEL_ENV, "/models/minilm")
     monkeypatch.setenv(text.BERTSCORE_LAYERS_ENV, "6")
     assert text.bertscore_settings() == ("/models/minilm", 6)
-    with pytest.raises(ValueError, match="positive integer, got 'six'"):
-        text.bertscore_settings(num_layers="six")
-    with pytest.raises(ValueError, match="has no known default layer"):
-        text.bertscorer("/models/unknown", None)
+    for bad in ("six", "0", "-1", "2.5"):
+        with pytest.raises(ValueError, match=f"positive integer, got '{bad}'"):
+            text.bertscore_settings(num_layers=bad)
+    monkeypatch.delenv(text.BERTSCORE_LAYERS_ENV)
+    with pytest.raises(ValueError, match="'/models/minilm' has no known default layer: set PARALLELBENCH_BERTSCORE_LAYERS"):
+        text.bertscore_settings()

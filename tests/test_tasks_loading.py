@@ -2,13 +2,14 @@
 
 import pytest
 
-from tasks_helpers import ALL_TASKS, CORE_TASKS, GROUPS, load_tasks, loaded_tasks, task_manager
+from tasks_helpers import ALL_TASKS, CORE_TASKS, GROUPS, TEXT_WRITING, W2S_LENGTHS, load_tasks, loaded_tasks, minilm_path, task_manager
 
 TEXT_WRITING_METRICS = {
     "parallelbench_summarization": {"grammar", "rougeL", "rouge1", "rouge2", "score"},
     "parallelbench_paraphrasing": {"grammar", "bertscore", "inv_bleu", "score"},
 }
 DECODE_STATS = {"nfe", "tokens_per_step", "gen_tokens", "decode_seconds"}
+TEXT_WRITING_TASKS = {f"parallelbench_{name}" for name in TEXT_WRITING + W2S_LENGTHS}
 
 
 def expected_metrics(name: str) -> set[str]:
@@ -62,7 +63,26 @@ def test_task_config_matches_spec(tasks, name):
 
 def test_core_tasks_use_the_spec_data_files(tasks):
     for name, (released_task, *_) in CORE_TASKS.items():
-        assert tasks[name].config.dataset_kwargs == {"released_task": released_task}
+        assert tasks[name].config.dataset_kwargs["released_task"] == released_task
+
+
+def test_text_writing_tasks_record_their_scorers_and_no_other_task_does(tasks):
+    offline_grammar = {"grammar": "harper", "comparable_with_paper": False}
+    for name in ALL_TASKS:
+        kwargs = tasks[name].config.dataset_kwargs
+        if name == "parallelbench_paraphrasing":
+            assert kwargs["scored_with"] == offline_grammar | {"bertscore_model": minilm_path(), "bertscore_num_layers": 6}
+        elif name in TEXT_WRITING_TASKS:
+            assert kwargs["scored_with"] == offline_grammar
+        else:
+            assert set(kwargs) == {"released_task"}
+
+
+def test_bad_scorers_value_fails_while_building_the_task():
+    from lm_eval.tasks import TaskManager
+
+    with pytest.raises(ValueError, match="unknown scorers 'cloud'.*allowed: paper, offline"):
+        TaskManager(metadata={"scorers": "cloud"}).load(["parallelbench_w2s_easy"])
 
 
 def test_bad_grammar_backend_fails_while_building_the_task():

@@ -1,43 +1,144 @@
-"""Decoding options: parsing from lm-eval's strings and validation, before any model is loaded."""
+"""Decoding options: parsing from lm-eval's strings and validation, before any model is loaded.
+
+A configuration names a `sampler` (how a block is decoded) and its options:
+
+- `standard` (the paper's strategies): a score (`unmasking`) orders the masked positions;
+  `k`/`steps` fix how many are committed per step, `threshold`/`factor` make it adaptive;
+- `eb` (EB-Sampler) and `pc` (PC-Sampler): the standard loop with an entropy-bounded
+  selection, or a position-aware calibrated score;
+- `wino`, `slowfast`, `klass`, `dus`, `rcr`, `remdm`: the methods of their own modules in
+  `decoding/samplers/`, each with the options and defaults of its reference implementation.
+
+`block_length` cuts the canvas into semi-autoregressive blocks for every sampler.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from parallelbench_lmeval.decoding.scores import SCORES
+from parallelbench_lmeval.options import as_float, as_int, optional, optional_int
 
 LEFT_TO_RIGHT = "left_to_right"
 UNMASKING_CHOICES = (*SCORES, LEFT_TO_RIGHT)
+WINO_CANVASES = ("extended", "plain")
+CACHE_MODES = ("none", "prefix", "dual")
+# samplers that change tokens outside the current block, which a cache of the other positions would miss
+UNCACHEABLE_SAMPLERS = ("rcr",)
 
 
-def as_int(name: str, value) -> int:
-    """An integer option from a number or lm-eval's string; 2.5, "two" or True name the option in the error."""
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+def _text(name: str, value) -> str:
+    return str(value)
 
 
-def _as_float(name: str, value) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return number
+def _in_unit_interval(name: str, value: float) -> str | None:
+    return None if 0 <= value <= 1 else f"{name} must lie in [0, 1], got {value}"
 
 
-def _optional(convert, name, value):
-    return None if value is None or value == "" or value == "None" else convert(name, value)
+def _positive(name: str, value: float) -> str | None:
+    return None if value > 0 else f"{name} must be positive, got {value}"
 
 
-def optional_int(name: str, value) -> int | None:
-    return _optional(as_int, name, value)
+def _non_negative(name: str, value: float) -> str | None:
+    return None if value >= 0 else f"{name} must be >= 0, got {value}"
+
+
+def _at_least(minimum: int) -> Callable[[str, int], str | None]:
+    return lambda name, value: None if value >= minimum else f"{name} must be an integer >= {minimum}, got {value}"
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str, str], str | None]:
+    return lambda name, value: None if value in choices else f"unknown {name} {value!r}; allowed: {', '.join(choices)}"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """An option of one sampler: its reference default, parser and check."""
+
+    default: object
+    parse: Callable = as_float
+    check: Callable | None = None
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    parameters: dict[str, Parameter]
+    # standard options the sampler reads: "schedule" (k or steps), "rule" (threshold/factor)
+    takes: frozenset[str]
+    unmasking: tuple[str, ...]  # the scores it can order positions by
+    default_steps_per_token: bool = False  # no k/steps given: one token per step (its fallback schedule)
+
+
+SAMPLERS: dict[str, SamplerSpec] = {
+    "standard": SamplerSpec({}, frozenset({"schedule", "rule"}), UNMASKING_CHOICES),
+    # EB-Sampler (Ben-Hamu et al., 2025): gamma in nats; 0.01 as in PC-Sampler's EB scripts
+    "eb": SamplerSpec({"eb_gamma": Parameter(0.01, check=_non_negative)}, frozenset(), tuple(SCORES)),
+    # PC-Sampler (Huang et al., 2025): lambda 0.25 and alpha 10 as in its evaluation scripts
+    "pc": SamplerSpec(
+        {
+            "pc_lambda": Parameter(0.25, check=_non_negative),
+            "pc_alpha": Parameter(10.0, check=_positive),
+            "pc_frequencies": Parameter(None, parse=_text),
+        },
+        frozenset({"schedule"}),
+        ("confidence", "random"),
+    ),
+    # WINO (Hong et al., 2025): thresholds of WINO-DLLM's decoding.py
+    "wino": SamplerSpec(
+        {
+            "wino_threshold": Parameter(0.6, check=_in_unit_interval),
+            "wino_threshold_back": Parameter(0.9, check=_in_unit_interval),
+            "wino_canvas": Parameter("extended", parse=_text, check=_one_of(WINO_CANVASES)),
+        },
+        frozenset(),
+        ("confidence",),
+    ),
+    # SlowFast sampling (Wei et al., 2025): defaults of its reference and of ParallelBench
+    "slowfast": SamplerSpec(
+        {
+            "sf_exploration_steps": Parameter(6, parse=as_int, check=_at_least(1)),
+            "sf_cycle_confidence_threshold": Parameter(0.3, check=_in_unit_interval),
+            "sf_high_confidence_threshold": Parameter(0.9, check=_in_unit_interval),
+        },
+        frozenset(),
+        ("confidence",),
+    ),
+    # KLASS (Kim et al., 2025): ParallelBench's defaults
+    "klass": SamplerSpec(
+        {
+            "klass_conf_threshold": Parameter(0.9, check=_in_unit_interval),
+            "klass_kl_threshold": Parameter(0.01, check=_non_negative),
+            "klass_kl_history": Parameter(2, parse=as_int, check=_at_least(1)),
+        },
+        frozenset({"schedule"}),
+        ("confidence",),
+        default_steps_per_token=True,
+    ),
+    # DUS (Luxembourg et al., 2025): base 2, remasking threshold 0.3
+    "dus": SamplerSpec(
+        {
+            "dus_base": Parameter(2, parse=as_int, check=_at_least(1)),
+            "dus_remasking_threshold": Parameter(0.3, check=_in_unit_interval),
+        },
+        frozenset(),
+        ("confidence",),
+    ),
+    # RCR (He et al., 2025): running-confidence remasking on a linear MaskGIT schedule
+    "rcr": SamplerSpec({}, frozenset({"schedule"}), ("confidence",), default_steps_per_token=True),
+    # ReMDM for LLaDA as the paper ran it: n revision steps of k tokens each (k = n = 1 in Appendix F.3)
+    "remdm": SamplerSpec(
+        {
+            "remdm_steps": Parameter(1, parse=as_int, check=_at_least(0)),
+            "remdm_number": Parameter(1, parse=as_int, check=_at_least(1)),
+        },
+        frozenset({"schedule"}),
+        ("confidence",),
+        default_steps_per_token=True,
+    ),
+}
+SAMPLER_PARAMETERS = {name: sampler for sampler, spec in SAMPLERS.items() for name in spec.parameters}
 
 
 @dataclass(frozen=True)
@@ -48,7 +149,8 @@ class DecodingConfig:
     adaptive (each step then commits at least one token, as many as the rule allows).
     `block_length` cuts the canvas into semi-autoregressive blocks decoded left to right.
     `gen_length` is None while the length is not known yet (options given to the model
-    before any request): the checks that need it run again once it is set.
+    before any request): the checks that need it run again once it is set. `parameters`
+    holds the sampler's own options as given (`value` adds the sampler's defaults).
     """
 
     gen_length: int | None
@@ -59,30 +161,75 @@ class DecodingConfig:
     threshold: float | None = None
     factor: float | None = None
     temperature: float = 0.0
+    sampler: str = "standard"
+    cache: str = "none"
+    cache_refresh: int = 0
+    parameters: tuple[tuple[str, object], ...] = ()
 
     @classmethod
     def from_options(cls, **options) -> DecodingConfig:
         """Builds a config from strings or numbers (as `--model_args`/`--gen_kwargs` give them)."""
-        unknown = set(options) - {f.name for f in dataclasses.fields(cls)}
+        fields = {f.name for f in dataclasses.fields(cls)} - {"parameters"}
+        unknown = set(options) - fields - set(SAMPLER_PARAMETERS)
         if unknown:
-            allowed = ", ".join(f.name for f in dataclasses.fields(cls))
-            raise ValueError(f"unknown decoding option(s) {sorted(unknown)}; allowed: {allowed}")
+            raise ValueError(f"unknown decoding option(s) {sorted(unknown)}; allowed: {', '.join(DECODING_OPTIONS)}")
+        sampler = str(options.get("sampler") or "standard")
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {sampler!r}; allowed: {', '.join(SAMPLERS)}")
+        parameters = []
+        for name in sorted(set(options) & set(SAMPLER_PARAMETERS)):
+            if options[name] is None or options[name] == "":
+                continue
+            if SAMPLER_PARAMETERS[name] != sampler:
+                raise ValueError(f"{name} is an option of sampler={SAMPLER_PARAMETERS[name]}, not of sampler={sampler}")
+            parameters.append((name, SAMPLERS[sampler].parameters[name].parse(name, options[name])))
         config = cls(
             gen_length=optional_int("gen_length", options.get("gen_length")),
             unmasking=str(options.get("unmasking") or "confidence"),
             k=optional_int("k", options.get("k")),
             steps=optional_int("steps", options.get("steps")),
             block_length=optional_int("block_length", options.get("block_length")),
-            threshold=_optional(_as_float, "threshold", options.get("threshold")),
-            factor=_optional(_as_float, "factor", options.get("factor")),
-            temperature=_optional(_as_float, "temperature", options.get("temperature")) or 0.0,
+            threshold=optional(as_float, "threshold", options.get("threshold")),
+            factor=optional(as_float, "factor", options.get("factor")),
+            temperature=optional(as_float, "temperature", options.get("temperature")) or 0.0,
+            sampler=sampler,
+            cache=str(options.get("cache") or "none"),
+            cache_refresh=optional_int("cache_refresh", options.get("cache_refresh")) or 0,
+            parameters=tuple(parameters),
         )
         config.validate()
         return config
 
+    def value(self, name: str):
+        """A sampler option: as given, else the sampler's reference default."""
+        return dict(self.parameters).get(name, SAMPLERS[self.sampler].parameters[name].default)
+
+    @property
+    def spec(self) -> SamplerSpec:
+        return SAMPLERS[self.sampler]
+
     def validate(self) -> None:
+        spec = self.spec
         if self.unmasking not in UNMASKING_CHOICES:
             raise ValueError(f"unknown unmasking strategy {self.unmasking!r}; allowed: {', '.join(UNMASKING_CHOICES)}")
+        if self.unmasking not in spec.unmasking:
+            raise ValueError(
+                f"sampler={self.sampler} orders positions by {' or '.join(spec.unmasking)}; "
+                f"got unmasking={self.unmasking}"
+            )
+        for name, value in self.parameters:
+            check = spec.parameters[name].check
+            problem = check(name, value) if check else None
+            if problem:
+                raise ValueError(problem)
+        if self.cache not in CACHE_MODES:
+            raise ValueError(f"unknown cache {self.cache!r}; allowed: {', '.join(CACHE_MODES)}")
+        if self.cache_refresh < 0:
+            raise ValueError(f"cache_refresh must be >= 0 (0: at block boundaries only), got {self.cache_refresh}")
+        if self.cache_refresh and self.cache == "none":
+            raise ValueError("cache_refresh applies to cache=prefix or cache=dual")
+        if self.cache != "none" and self.sampler in UNCACHEABLE_SAMPLERS:
+            raise ValueError(f"sampler={self.sampler} changes tokens outside the current block: use cache=none")
         if self.gen_length is not None and self.gen_length <= 0:
             raise ValueError(f"gen_length must be a positive integer, got {self.gen_length}")
         if self.k is not None and self.steps is not None:
@@ -91,6 +238,10 @@ class DecodingConfig:
             raise ValueError(f"k (tokens per step) must be a positive integer, got {self.k}")
         if self.steps is not None and self.steps <= 0:
             raise ValueError(f"steps must be a positive integer, got {self.steps}")
+        if (self.k is not None or self.steps is not None) and "schedule" not in spec.takes:
+            raise ValueError(f"sampler={self.sampler} decides how many tokens each step commits; drop k/steps")
+        if (self.threshold is not None or self.factor is not None) and "rule" not in spec.takes:
+            raise ValueError(f"sampler={self.sampler} has its own selection rule; drop threshold/factor")
         if self.threshold is not None and self.factor is not None:
             raise ValueError(
                 f"threshold and factor are two different adaptive rules; give one "
@@ -109,7 +260,7 @@ class DecodingConfig:
             raise ValueError(f"factor must be positive, got {self.factor}")
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
-        if self.adaptive and (self.k is not None or self.steps is not None):
+        if self.sampler == "standard" and self.adaptive and (self.k is not None or self.steps is not None):
             rule = "threshold" if self.threshold is not None else "factor"
             raise ValueError(f"{rule} decides how many tokens each step commits; drop k/steps (got k={self.k}, steps={self.steps})")
         if self.unmasking == LEFT_TO_RIGHT:
@@ -132,7 +283,10 @@ class DecodingConfig:
 
     @property
     def adaptive(self) -> bool:
-        return self.threshold is not None or self.factor is not None
+        """Whether the number of steps depends on the model's predictions (no fixed schedule)."""
+        if self.sampler == "standard":
+            return self.threshold is not None or self.factor is not None
+        return self.sampler in ("eb", "wino", "slowfast", "klass")
 
     @property
     def score(self) -> str:
@@ -149,7 +303,39 @@ class DecodingConfig:
     def num_blocks(self) -> int:
         return -(-self.gen_length // self.block_size)
 
+    def steps_per_block(self) -> int | None:
+        """Steps per block of a fixed schedule (k or steps given, or the sampler's one-per-token default)."""
+        if self.steps is not None:
+            return max(1, self.steps // self.num_blocks)
+        if self.k is not None:
+            return -(-self.block_size // self.k)
+        return self.block_size if self.spec.default_steps_per_token else None
+
+    def clamping_notes(self) -> list[str]:
+        """What the schedule changes in the options given: a `k` or `steps` beyond the tokens
+        there are to decode is clamped (documented in the README), and the user is told so."""
+        notes = []
+        if self.steps is not None and self.steps // self.num_blocks > self.block_size:
+            notes.append(
+                f"steps={self.steps} is more than the {self.gen_length} tokens to decode: "
+                f"decoding one token per step ({self.gen_length} steps)"
+            )
+        if self.k is not None and self.k > self.block_size and self.unmasking != LEFT_TO_RIGHT:
+            notes.append(
+                f"k={self.k} is more than the {self.block_size} tokens of a block: each block is decoded in one step"
+            )
+        if self.unmasking == LEFT_TO_RIGHT and self.k is not None and self.k > self.gen_length:
+            notes.append(f"k={self.k} is more than the {self.gen_length} tokens to decode: decoding them in one step")
+        return notes
+
     def with_gen_length(self, gen_length: int) -> DecodingConfig:
         config = dataclasses.replace(self, gen_length=gen_length)
         config.validate()
         return config
+
+
+# what `--model_args` and `--gen_kwargs` may set (the generation length comes from the task)
+DECODING_OPTIONS = (
+    *(f.name for f in dataclasses.fields(DecodingConfig) if f.name not in ("gen_length", "parameters")),
+    *SAMPLER_PARAMETERS,
+)

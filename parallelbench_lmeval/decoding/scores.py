@@ -39,3 +39,15 @@ SCORES = {
     "margin": margin,
     "entropy": negative_entropy,
 }
+
+
+def position_calibrated(
+    base: torch.Tensor, proposal: torch.Tensor, offsets: torch.Tensor, frequencies: torch.Tensor, lam: float, alpha: float
+) -> torch.Tensor:
+    """PC-Sampler's score: exp(-lam * offset) * min(alpha, -base * ln(f(proposal) + 1e-9)).
+
+    `offsets` are positions within the block (earlier positions are favoured, as in left-to-right
+    text), `frequencies` the tokens' frequencies in a reference corpus (rare, informative tokens
+    are favoured over frequent ones such as punctuation or end-of-text)."""
+    calibrated = (-base * torch.log(frequencies[proposal] + 1e-9)).clamp(max=alpha)
+    return torch.exp(-lam * offsets.to(torch.float32)) * calibrated

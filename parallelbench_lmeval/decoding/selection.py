@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 
-def _rank(order: torch.Tensor) -> torch.Tensor:
+def rank(order: torch.Tensor) -> torch.Tensor:
     """Inverse of a sort order: the rank (0 = best) of every position."""
     positions = torch.arange(order.shape[-1], device=order.device).expand_as(order)
     return torch.empty_like(order).scatter_(-1, order, positions)
@@ -19,13 +19,13 @@ def _rank(order: torch.Tensor) -> torch.Tensor:
 def top_k(scores: torch.Tensor, candidates: torch.Tensor, count: int) -> torch.Tensor:
     """The `count` best-scored candidates (all of them if fewer remain)."""
     order = scores.argsort(dim=-1, descending=True, stable=True)
-    return candidates & (_rank(order) < count)
+    return candidates & (rank(order) < count)
 
 
 def threshold(scores: torch.Tensor, candidates: torch.Tensor, gamma: float) -> torch.Tensor:
     """The best candidate and every candidate scoring >= gamma (the released rule, not >)."""
     order = scores.argsort(dim=-1, descending=True, stable=True)
-    return candidates & ((_rank(order) == 0) | (scores >= gamma))
+    return candidates & ((rank(order) == 0) | (scores >= gamma))
 
 
 def factor(scores: torch.Tensor, candidates: torch.Tensor, f: float) -> torch.Tensor:
@@ -40,4 +40,16 @@ def factor(scores: torch.Tensor, candidates: torch.Tensor, f: float) -> torch.Te
     passes = ((m + 1) * (1 - sorted_scores) <= f) & (sorted_scores > float("-inf"))
     passes[..., 0] = True
     prefix = passes.long().cumprod(dim=-1).sum(dim=-1, keepdim=True)
-    return candidates & (_rank(order) < prefix)
+    return candidates & (rank(order) < prefix)
+
+
+def entropy_bounded(scores: torch.Tensor, candidates: torch.Tensor, entropy: torch.Tensor, gamma: float) -> torch.Tensor:
+    """EB-Sampler's rule: candidates in score order, the longest prefix whose summed entropy minus
+    its largest entropy is at most `gamma`; at least one. (In entropy order the largest is the
+    last, so the bound is on the entropy of all but the last committed position.)"""
+    order = scores.argsort(dim=-1, descending=True, stable=True)
+    ordered = entropy.gather(-1, order)
+    spent = ordered.cumsum(-1) - ordered.cummax(-1).values
+    passes = (spent <= gamma) & candidates.gather(-1, order)
+    prefix = passes.long().cumprod(dim=-1).sum(dim=-1, keepdim=True).clamp(min=1)
+    return candidates & (rank(order) < prefix)

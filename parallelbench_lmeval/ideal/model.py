@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 
 from parallelbench_lmeval.decoding import DecodingConfig, unmask
-from parallelbench_lmeval.decoding.loop import gather_positions
+from parallelbench_lmeval.decoding.step import Query, gather_positions
 from parallelbench_lmeval.ideal.problems import Problem
 from parallelbench_lmeval.ideal.prompts import SUPPORTED_TASKS, parse_prompt
 from parallelbench_lmeval.stats import BatchOutput
@@ -76,9 +76,18 @@ def decode(
     distinct = list(dict.fromkeys(problems))
     owner_of_row = torch.tensor([distinct.index(p) for p in problems], device=device)
 
-    def denoise(canvas: torch.Tensor, rows: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        logits = _batch_logits(distinct, owner_of_row[rows], canvas, mask_id, generator)
-        return gather_positions(logits, positions)
+    def denoise(canvas: torch.Tensor, rows: torch.Tensor, query: Query) -> torch.Tensor:
+        owners = owner_of_row[rows]
+        logits = gather_positions(_batch_logits(distinct, owners, canvas, mask_id, generator), query.positions)
+        if not query.mirror:
+            return logits
+        # WINO's verification view: each block position predicted with itself hidden
+        block = torch.arange(query.block.start, query.block.end, device=canvas.device)
+        size = block.numel()
+        hidden = canvas.unsqueeze(1).repeat(1, size, 1).scatter(2, block.view(1, size, 1).expand(len(canvas), -1, 1), mask_id)
+        views = _batch_logits(distinct, owners.repeat_interleave(size), hidden.flatten(0, 1), mask_id, generator)
+        mirror = views.view(len(canvas), size, *views.shape[1:])[:, torch.arange(size), block]
+        return torch.cat([logits, mirror], dim=1)
 
     result = unmask(denoise, len(problems), item_config(config, num_items), mask_id, device, generator)
     return result.tokens, result.nfe
@@ -96,6 +105,10 @@ class IdealBackend:
     """The `pretrained=ideal` backend of `--model dllm`: reads Waiting Line and Puzzle prompts
     (plain or chat-templated, one-shot or not: the last question counts) and writes its
     answer in the task's format."""
+
+    family = "ideal"
+    # its "tokens" are list items: every item equally frequent for PC-Sampler's calibration
+    default_pc_frequencies = "uniform"
 
     def generate(
         self, contexts: list[str], config: DecodingConfig, generators: Sequence[torch.Generator] | None

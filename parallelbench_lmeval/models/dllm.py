@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import logging
+import os
 import time
 from collections import Counter
 
@@ -12,46 +15,34 @@ from lm_eval.api.model import LM
 from lm_eval.models.utils import Collator
 from tqdm import tqdm
 
+from parallelbench_lmeval import __version__
 from parallelbench_lmeval.decoding import DecodingConfig
-from parallelbench_lmeval.decoding.config import optional_int
+from parallelbench_lmeval.decoding.config import DECODING_OPTIONS
+from parallelbench_lmeval.decoding.frequencies import check_table_name
+from parallelbench_lmeval.likelihood import log_likelihood
+from parallelbench_lmeval.models.settings import ModelSettings
+from parallelbench_lmeval.options import optional_int
 from parallelbench_lmeval.stats import DecodedText
 
 logger = logging.getLogger(__name__)
 
-DECODING_OPTIONS = ("unmasking", "k", "steps", "block_length", "threshold", "factor", "temperature")
 # what a request's gen_kwargs may hold: lm-eval's own keys plus ours
 REQUEST_OPTIONS = ("until", "max_gen_toks", "do_sample", *DECODING_OPTIONS, "seed")
-IDEAL = "ideal"
 CPU_AUTO_BATCH_SIZE = 8
-
-
-def _as_bool(name: str, value) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes"):
-        return True
-    if text in ("0", "false", "no"):
-        return False
-    raise ValueError(f"{name} must be true or false, got {value!r}")
-
-
-def _parse_batch_size(value) -> int | str:
-    text = str(value)
-    if text.startswith("auto"):
-        return "auto"
-    if not text.isdigit() or int(text) == 0:
-        raise ValueError(f"batch_size must be a positive integer or 'auto', got {value!r}")
-    return int(text)
+CACHING_FAMILIES = ("llada", "dream")
+DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
 def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     if dtype == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
-    allowed = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
-    if dtype not in allowed:
-        raise ValueError(f"unknown dtype {dtype!r}; allowed: auto, {', '.join(allowed)}")
-    return allowed[dtype]
+    return DTYPES[dtype]
+
+
+@functools.cache
+def _log_once(level: int, message: str) -> None:
+    """Choices made for the user (a device fallback, a batch size) are said once per process."""
+    logger.log(level, message)
 
 
 def _resolve_device(device: str | None, accelerator) -> torch.device:
@@ -59,15 +50,13 @@ def _resolve_device(device: str | None, accelerator) -> torch.device:
         return accelerator.device
     wanted = torch.device(device or "cuda:0")
     if wanted.type == "cuda" and not torch.cuda.is_available():
-        logger.warning("device %s is not available; decoding on the CPU", wanted)
+        _log_once(logging.WARNING, f"device {wanted} is not available; decoding on the CPU")
         return torch.device("cpu")
     return wanted
 
 
 def _data_parallel_accelerator(device: str | None):
     """An Accelerator when launched on several processes (accelerate launch / torchrun)."""
-    import os
-
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return None
     from accelerate import Accelerator
@@ -77,81 +66,62 @@ def _data_parallel_accelerator(device: str | None):
     return accelerator if accelerator.num_processes > 1 else None
 
 
+def check_model_args(model_args: dict, additional_config: dict | None = None) -> ModelSettings:
+    """Everything about `dllm`'s arguments that can be known without weights: option values, the
+    local folder or hub id, the need for remote code, the family and the special ids. Raises
+    ValueError naming the bad value. The model runs it on construction, and the autoload hook
+    runs it before lm-eval indexes its tasks, so a typo costs seconds, not minutes."""
+    extra = {k: v for k, v in (additional_config or {}).items() if v is not None}
+    twice = sorted(set(extra) & set(model_args))
+    if twice:
+        # lm-eval passes its own flags next to --model_args: the model would get both values
+        raise ValueError(
+            f"{', '.join(twice)} given both in --model_args and by lm-eval's own flag "
+            f"({', '.join('--' + name for name in twice)}): give each once, as the flag"
+        )
+    settings = ModelSettings.parse(**{**model_args, **extra})
+    if not settings.is_ideal:
+        from parallelbench_lmeval.models.transformer_backend import resolve_model_source
+
+        resolve_model_source(settings)
+    return settings
+
+
 class DiffusionLM(LM):
     """Masked diffusion LMs decoded with parallel unmasking.
 
     `pretrained` is a hub id or local directory (LLaDA, Dream, DiffuCoder, any masked
     LM) or `ideal` for the item-level ideal model of the paper's Section 4. Decoding
-    options given here are defaults that a request's gen_kwargs override.
+    options given here are defaults that a request's gen_kwargs override. Every argument is
+    described in `ModelSettings`; every check that needs no weights runs here, and the
+    weights load only when the first batch is decoded.
     """
 
-    def __init__(
-        self,
-        pretrained: str,
-        revision: str | None = None,
-        dtype: str = "auto",
-        device: str | None = None,
-        trust_remote_code: bool | str = True,
-        batch_size: int | str = 1,
-        max_batch_size: int | str = 64,
-        family: str | None = None,
-        mask_id: int | str | None = None,
-        eos_id: int | str | None = None,
-        eot_id: int | str | None = None,
-        tokenizer: str | None = None,
-        chat_template: str | None = None,
-        max_gen_toks: int | str = 256,
-        max_length: int | str | None = None,
-        add_special_tokens: bool | str | None = None,
-        suppress_eos: bool | str = False,
-        seed: int | str = 0,
-        **decoding_options,
-    ):
+    def __init__(self, pretrained: str | None = None, **args):
         super().__init__()
-        unknown = set(decoding_options) - set(DECODING_OPTIONS)
-        if unknown:
-            raise ValueError(
-                f"unknown dllm option(s) {sorted(unknown)}; decoding options allowed: {', '.join(DECODING_OPTIONS)}"
-            )
-        # every check that needs no weights runs here, before anything is loaded
-        self.decoding_defaults = {k: v for k, v in decoding_options.items() if v is not None}
-        DecodingConfig.from_options(gen_length=None, **self.decoding_defaults)
-        self.batch_size = _parse_batch_size(batch_size)
-        self.max_batch_size = optional_int("max_batch_size", max_batch_size)
-        self.max_gen_toks = optional_int("max_gen_toks", max_gen_toks)
-        self.seed = optional_int("seed", seed)
-        self.pretrained = pretrained
+        settings = ModelSettings.parse(pretrained=pretrained, **args)
+        self.settings = settings
+        self.decoding_defaults = settings.decoding_defaults
+        self.batch_size = settings.batch_size
+        self.max_batch_size = settings.max_batch_size
+        self.max_gen_toks = settings.max_gen_toks
+        self.seed = settings.seed
+        self.pretrained = settings.pretrained
 
-        self.accelerator = _data_parallel_accelerator(device)
-        self._device = _resolve_device(device, self.accelerator)
+        self.accelerator = _data_parallel_accelerator(settings.device)
+        self._device = _resolve_device(settings.device, self.accelerator)
         self._rank = self.accelerator.process_index if self.accelerator else 0
         self._world_size = self.accelerator.num_processes if self.accelerator else 1
 
-        if pretrained == IDEAL:
+        if settings.is_ideal:
             from parallelbench_lmeval.ideal import IdealBackend
 
             self.backend = IdealBackend()
         else:
-            from parallelbench_lmeval.models.transformer_backend import TransformerBackend
+            from parallelbench_lmeval.models.transformer_backend import TransformerBackend, resolve_model_source
 
-            self.backend = TransformerBackend(
-                pretrained=pretrained,
-                revision=revision,
-                dtype=_resolve_dtype(dtype, self._device),
-                device=self._device,
-                trust_remote_code=_as_bool("trust_remote_code", trust_remote_code),
-                family=family,
-                special_id_overrides={
-                    "mask_id": optional_int("mask_id", mask_id),
-                    "eos_id": optional_int("eos_id", eos_id),
-                    "eot_id": optional_int("eot_id", eot_id),
-                },
-                tokenizer=tokenizer,
-                chat_template=chat_template,
-                max_length=optional_int("max_length", max_length),
-                add_special_tokens=None if add_special_tokens is None else _as_bool("add_special_tokens", add_special_tokens),
-                suppress_eos=_as_bool("suppress_eos", suppress_eos),
-            )
+            source = resolve_model_source(settings)
+            self.backend = TransformerBackend(settings, source, _resolve_dtype(settings.dtype, self._device), self._device)
         self.totals: Counter = Counter()
         self._fitting_batch_size: int | None = None  # batch_size=auto: the largest batch that fitted
 
@@ -167,11 +137,29 @@ class DiffusionLM(LM):
         if not float(gen_kwargs.get("temperature") or 0) and "temperature" in self.decoding_defaults:
             options["temperature"] = self.decoding_defaults["temperature"]
         gen_length = gen_kwargs.get("max_gen_toks", self.max_gen_toks)
-        config = DecodingConfig.from_options(gen_length=gen_length, **options)
+        config = self._complete(DecodingConfig.from_options(gen_length=gen_length, **options))
+        for note in config.clamping_notes():
+            _log_once(logging.WARNING, note)
         until = gen_kwargs.get("until") or []
         until = [until] if isinstance(until, str) else list(until)
         seed = optional_int("seed", gen_kwargs.get("seed", self.seed))
         return config, until, seed
+
+    def _complete(self, config: DecodingConfig) -> DecodingConfig:
+        """What depends on the model: PC-Sampler's frequency table (its family's by default) and
+        whether the model's layers can be cached; checked before the weights load."""
+        family = self.backend.family
+        if config.sampler == "pc" and config.value("pc_frequencies") is None:
+            table = self.backend.default_pc_frequencies
+            config = dataclasses.replace(config, parameters=tuple(sorted((*config.parameters, ("pc_frequencies", table)))))
+        if config.sampler == "pc":
+            check_table_name(config.value("pc_frequencies"))
+        if config.cache != "none" and family not in CACHING_FAMILIES:
+            raise ValueError(
+                f"cache={config.cache} runs LLaDA's or Dream's layers with kept keys and values; "
+                f"this model is of family {family!r} (allowed with cache: {', '.join(CACHING_FAMILIES)})"
+            )
+        return config
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         # lm-eval sends a run's generation requests in one call: the totals cover that run
@@ -203,8 +191,13 @@ class DiffusionLM(LM):
             return self.batch_size
         # on a CPU batches beyond 8 buy little (benchmarks/decoding.py); on a GPU, start large and
         # let _generate_fitting halve batches that do not fit
-        limit = self.max_batch_size or 64
-        return min(limit, CPU_AUTO_BATCH_SIZE) if self._device.type == "cpu" else limit
+        if self._device.type == "cpu":
+            size = min(self.max_batch_size, CPU_AUTO_BATCH_SIZE)
+            _log_once(logging.INFO, f"batch_size=auto: decoding batches of {size} on the CPU")
+        else:
+            size = self.max_batch_size
+            _log_once(logging.INFO, f"batch_size=auto: batches of up to {size} (max_batch_size), halved on out-of-memory")
+        return size
 
     def _request_generator(self, seed: int, context: str) -> torch.Generator:
         """A generator seeded by the run's seed and the prompt: a request samples the same way
@@ -258,15 +251,70 @@ class DiffusionLM(LM):
         summed = self.accelerator.reduce(local, reduction="sum")
         self.totals = Counter({k: v if k == "decode_seconds" else int(v) for k, v in zip(keys, summed.tolist())})
 
-    def loglikelihood(self, requests, disable_tqdm: bool = False):
-        raise NotImplementedError(
-            "dllm decodes by parallel unmasking and scores generations only (generate_until tasks such as "
-            "parallelbench). For loglikelihood tasks use `--model hf` with an autoregressive model."
-        )
+    # ------------------------------------------------------------------ likelihood
+    def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+        """(log p(continuation | context), is_greedy) per request: LLaDA's Monte-Carlo ELBO estimate
+        (`parallelbench_lmeval.likelihood`). is_greedy is checked only with check_greedy=true (one
+        forward pass per answer token): whether confidence decoding, one token per step, writes the
+        continuation, as LLaDA's evaluation defines it."""
+        backend = self._likelihood_backend("loglikelihood")
+        # every request is tokenized and checked before the first forward pass
+        inputs = [backend.likelihood_inputs(*request.args) for request in requests]
+        started, passes = time.perf_counter(), 0
+        results = []
+        for request, (prompt, answer, suffix) in zip(tqdm(requests, disable=disable_tqdm or self.rank != 0,
+                                                          desc="dllm loglikelihood"), inputs):
+            estimate = self._estimate(backend, ("loglikelihood", *request.args), prompt, answer, suffix)
+            greedy = self.settings.check_greedy and backend.decodes_greedily(prompt, answer, suffix)
+            passes += self._passes(answer) + (len(answer) if self.settings.check_greedy else 0)
+            results.append((estimate, bool(greedy)))
+        self._log_likelihood_cost("loglikelihood", len(requests), passes, started)
+        return results
 
-    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
-        raise NotImplementedError(
-            "dllm has no rolling loglikelihood; use `--model hf` with an autoregressive model for perplexity tasks."
+    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False) -> list[float]:
+        """log p(text) per request: the ELBO estimates of lm-eval's disjoint rolling windows, summed."""
+        backend = self._likelihood_backend("loglikelihood_rolling")
+        windows = [backend.rolling_windows(request.args[0]) for request in requests]
+        started, passes = time.perf_counter(), 0
+        results = []
+        for request, document in zip(tqdm(requests, disable=disable_tqdm or self.rank != 0,
+                                          desc="dllm loglikelihood_rolling"), windows):
+            total = 0.0
+            for index, (prompt, answer) in enumerate(document):
+                key = ("loglikelihood_rolling", request.args[0], str(index))
+                total += self._estimate(backend, key, prompt, answer, backend.special_suffix)
+                passes += self._passes(answer)
+            results.append(total)
+        self._log_likelihood_cost("loglikelihood_rolling", len(requests), passes, started)
+        return results
+
+    def _likelihood_backend(self, request_type: str):
+        if self.settings.is_ideal:
+            raise NotImplementedError(
+                f"pretrained=ideal decodes ParallelBench's list and puzzle tasks only; {request_type} needs a real model"
+            )
+        return self.backend
+
+    def _estimate(self, backend, key: tuple, prompt: list[int], answer: list[int], suffix: list[int]) -> float:
+        """One request's estimate, its masks drawn from a generator seeded by the seed and the request."""
+        digest = hashlib.blake2b("\0".join((str(self.seed), *key)).encode(), digest_size=8).digest()
+        generator = torch.Generator().manual_seed(int.from_bytes(digest, "little") >> 1)
+        as_tensor = functools.partial(torch.tensor, dtype=torch.long, device=self._device)
+        with torch.no_grad():
+            return log_likelihood(
+                backend.logits_at, as_tensor(prompt), as_tensor(answer), self.settings.mc_num,
+                self.settings.mc_batch_size, backend.mask_id, generator, self.settings.cfg_scale, as_tensor(suffix),
+            )
+
+    def _passes(self, answer: list[int]) -> int:
+        return self.settings.mc_num // self.settings.mc_batch_size if answer else 0
+
+    def _log_likelihood_cost(self, request_type: str, count: int, passes: int, started: float) -> None:
+        rows = self.settings.mc_batch_size * (2 if self.settings.cfg_scale > 0 else 1)
+        logger.info(
+            "%s: %d requests, %d forward passes of %d rows (mc_num=%d, mc_batch_size=%d, cfg_scale=%g), %.1f s",
+            request_type, count, passes, rows, self.settings.mc_num, self.settings.mc_batch_size,
+            self.settings.cfg_scale, time.perf_counter() - started,
         )
 
     # ------------------------------------------------------------------ chat templates
@@ -307,6 +355,7 @@ class DiffusionLM(LM):
             totals["tokens_per_step"] = totals["canvas_tokens"] / totals["nfe"]
         return {
             "dllm": {
+                "package_version": __version__,
                 "pretrained": self.pretrained,
                 "decoding_defaults": self.decoding_defaults,
                 "seed": self.seed,

@@ -10,14 +10,12 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from parallelbench_lmeval.decoding.loop import gather_positions
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +53,15 @@ class SpecialIds:
     pad_id: int
 
 
-def resolve_special_ids(family: str, config, tokenizer, overrides: dict[str, int | None]) -> SpecialIds:
-    """model_args override > model config > tokenizer > family default."""
-    defaults = FAMILY_DEFAULT_IDS[family]
+def resolve_special_ids(
+    family: str, config, tokenizer, overrides: dict[str, int | None], vocab_size: int | None = None
+) -> SpecialIds:
+    """model_args override > model config > tokenizer > family default (the defaults are the
+    published models' ids: one beyond a smaller vocabulary does not apply)."""
+    defaults = {
+        name: value for name, value in FAMILY_DEFAULT_IDS[family].items()
+        if not isinstance(value, int) or vocab_size is None or value < vocab_size
+    }
 
     def first(*candidates):
         return next((int(c) for c in candidates if c is not None), None)
@@ -98,85 +102,3 @@ def load_model(family: str, config, pretrained: str, revision: str | None, dtype
     dtype_key = "dtype" if _transformers_version() >= (4, 56) else "torch_dtype"
     model = auto_class.from_pretrained(pretrained, revision=revision, trust_remote_code=trust_remote_code, **{dtype_key: dtype})
     return model.eval()
-
-
-class _WindowedHead(nn.Module):
-    """The model's output projection, applied to chosen positions only.
-
-    Only the masked positions of the current block need logits; projecting every position
-    of the prompt onto the vocabulary is most of the cost of a small model (PERFORMANCE.md).
-    """
-
-    def __init__(self, head: nn.Module):
-        super().__init__()
-        self.head = head
-        self.positions: torch.Tensor | None = None  # [B, P]; None = every position
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.head(hidden if self.positions is None else gather_positions(hidden, self.positions))
-
-
-class DenoisingForward:
-    """One forward pass of a loaded model, returning logits at chosen positions only."""
-
-    def __init__(self, model: nn.Module, family: str):
-        self.model = model
-        self.family = family
-        self.shift = 1 if family == "dream" else 0
-        self.takes_position_ids = "position_ids" in inspect.signature(model.forward).parameters
-        self.head: _WindowedHead | None = None
-        self.head = self._install_windowed_head()
-
-    def _install_windowed_head(self) -> _WindowedHead | None:
-        head = self.model.get_output_embeddings() if hasattr(self.model, "get_output_embeddings") else None
-        if not isinstance(head, nn.Linear):
-            return None
-        for module in self.model.modules():
-            for child_name, child in module.named_children():
-                if child is head:
-                    windowed = _WindowedHead(head)
-                    setattr(module, child_name, windowed)
-                    if self._windowed_head_agrees(windowed):
-                        return windowed
-                    setattr(module, child_name, head)
-                    logger.warning("%s: output projection cannot be windowed; computing full logits", type(self.model).__name__)
-                    return None
-        return None
-
-    @torch.no_grad()
-    def _windowed_head_agrees(self, windowed: _WindowedHead) -> bool:
-        """Checks once, on a short input, that the windowed head gives the full head's logits."""
-        device = next(self.model.parameters()).device
-        ids = torch.arange(1, 9, device=device).unsqueeze(0) % max(2, windowed.head.out_features)
-        attention = torch.ones_like(ids)
-        positions = torch.tensor([[5, 3, 6]], device=device)
-        try:
-            full = gather_positions(self._logits(ids, attention, None), positions)
-            self.head = windowed
-            part = self._logits(ids, attention, positions)
-        except Exception as error:  # a model whose forward needs the full logits shape
-            logger.debug("windowed head check failed: %s", error)
-            return False
-        finally:
-            windowed.positions = None
-            self.head = None
-        return part.shape == full.shape and torch.allclose(part.float(), full.float(), atol=1e-3, rtol=1e-3)
-
-    def _logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
-        kwargs = {}
-        if self.family == "dream":
-            keys = attention_mask.bool()[:, None, None, :]
-            kwargs["attention_mask"] = keys.expand(-1, 1, input_ids.shape[1], -1)
-        else:
-            kwargs["attention_mask"] = attention_mask
-        if self.takes_position_ids and self.family != "llada":
-            kwargs["position_ids"] = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-        if self.head is not None:
-            self.head.positions = positions
-            return self.model(input_ids, **kwargs).logits
-        logits = self.model(input_ids, **kwargs).logits
-        return logits if positions is None else gather_positions(logits, positions)
-
-    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """Logits [B, P, V] predicting `positions` [B, P] of `input_ids` (shifted families read one earlier)."""
-        return self._logits(input_ids, attention_mask, positions - self.shift)

@@ -38,6 +38,26 @@ def pb_scores(points, thresholds=PB_THRESHOLDS) -> dict[str, float]:
     return {str(x): pb_score(points, x) for x in thresholds}
 
 
+def pb_score_interpolated(points, threshold: float) -> float:
+    """PBx as the public leaderboard computes it for adaptive strategies (ParallelBench's
+    analysis/pb_score.py): configurations sorted by tokens per step (of equal ones the more
+    accurate), the last one's tokens per step if it reaches x, else the tokens per step where the
+    line between the last pair that crosses x from above meets x; 0 if none does."""
+    deduplicated: dict[float, float] = {}
+    for tps, accuracy in points:
+        if not math.isnan(tps):
+            deduplicated[tps] = max(accuracy, deduplicated.get(tps, -math.inf))
+    ordered = sorted(deduplicated.items())
+    if not ordered:
+        return 0.0
+    if ordered[-1][1] >= threshold - _TOLERANCE:
+        return ordered[-1][0]
+    for (tps_low, accuracy_low), (tps_high, accuracy_high) in reversed(list(zip(ordered, ordered[1:]))):
+        if accuracy_low >= threshold - _TOLERANCE and threshold > accuracy_high:
+            return tps_low + (accuracy_low - threshold) / (accuracy_low - accuracy_high) * (tps_high - tps_low)
+    return 0.0
+
+
 def center_of_mass(ks, scores) -> float:
     """Parallelizability (paper App. G.1): Σ k·score_k / Σ score_k; nan when every score is 0."""
     total = sum(scores)
@@ -105,7 +125,11 @@ def by_strategy(configurations: list[Configuration]) -> dict[str, list[Configura
 
 
 def strategy_summary(configurations: list[Configuration], tasks: list[str], thresholds=PB_THRESHOLDS) -> dict:
-    """PBx of one model and strategy over every configuration tried (block lengths, thresholds...)."""
+    """PBx of one model and strategy over every configuration tried (block lengths, thresholds...).
+
+    Runs made with `--limit` count (each listed configuration carries its `limit`, and `limited`
+    says whether any did), so that a quick limited sweep still gets numbers.
+    """
     points, listed = [], []
     for configuration in configurations:
         point = average_point(configuration, tasks)
@@ -116,13 +140,22 @@ def strategy_summary(configurations: list[Configuration], tasks: list[str], thre
             continue
         points.append(point)
         listed.append({"config": configuration.label, "options": configuration.options,
-                       "tokens_per_step": point[0], "accuracy": point[1]})
+                       "tokens_per_step": point[0], "accuracy": point[1], "limit": configuration.limit})
     listed.sort(key=lambda entry: (entry["tokens_per_step"], entry["config"]))
-    return {**{f"PB{x}": pb_score(points, x) for x in thresholds}, "configurations": listed}
+    adaptive = any(is_adaptive(configuration.options) for configuration in configurations)
+    public_rule = pb_score_interpolated if adaptive else pb_score
+    return {
+        **{f"PB{x}": pb_score(points, x) for x in thresholds},
+        # the public leaderboard's numbers: interpolated between configurations for adaptive strategies
+        "leaderboard": {str(x): public_rule(points, x) for x in thresholds},
+        "limited": any(entry["limit"] is not None for entry in listed),
+        "configurations": listed,
+    }
 
 
 def oracle_point(configurations: list[Configuration], tasks: list[str]) -> dict | None:
-    """Fig. 7's star for one model's threshold sweep: per-task oracles, then their unweighted mean."""
+    """Fig. 7's star for one model's sweep of an adaptive strategy (thresholds in the paper):
+    per-task oracles, then their unweighted mean."""
     per_task = {}
     for task in tasks:
         runs = [c.tasks[task].item_scores() for c in configurations if task in c.tasks]
@@ -134,7 +167,7 @@ def oracle_point(configurations: list[Configuration], tasks: list[str]) -> dict 
     return {
         "accuracy": mean(entry["accuracy"] for entry in per_task.values()),
         "tokens_per_step": mean(entry["tokens_per_step"] for entry in per_task.values()),
-        "thresholds": sorted(c.options["threshold"] for c in configurations),
+        "configurations": sorted(c.label for c in configurations),
         "tasks": per_task,
     }
 

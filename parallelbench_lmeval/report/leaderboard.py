@@ -4,6 +4,8 @@ Public files (SPEC §6), one set per `dllm` model:
 - `leaderboard/<model>.json`: {"thresholds": [80, 75, 70], "results": {<strategy>: {"80": tps, ...}}}
 - `figures/<model>/<strategy>.csv`: `task,tps,accuracy`, one row per configuration and task
   (task ids `waitingline-copy`, ..., and `avg`), accuracy in percent.
+The public format has no room for a flag, so runs made with `--limit` stay out of these files;
+the summary keeps them, marked with their limit.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from parallelbench_lmeval.report.runs import (
     LEADERBOARD_TASK_IDS,
     TOKENS_PER_STEP_METRIC,
     Configuration,
+    is_adaptive,
     model_slug,
 )
 
@@ -65,7 +68,7 @@ def build_summary(configurations: list[Configuration], thresholds=PB_THRESHOLDS)
             "oracle": {},
         }
         for strategy, members in sorted(by_strategy(configs).items()):
-            if strategy.endswith("-threshold"):
+            if len(members) > 1 and all(is_adaptive(member.options) for member in members):
                 try:
                     entry["oracle"][strategy] = oracle_point(members, tasks)
                 except ValueError as error:
@@ -96,11 +99,17 @@ def summary_markdown(summary: dict) -> str:
             notes.append(f"- {model}: averaged over {len(entry['tasks'])} of the {len(LEADERBOARD_TASK_IDS)} tasks.")
         for strategy, result in entry["strategies"].items():
             best = max((c["accuracy"] for c in result["configurations"] if c["accuracy"] is not None), default=None)
+            limited = [c for c in result["configurations"] if c["limit"] is not None]
+            count = f"{len(result['configurations'])}" + (f" ({len(limited)} limited)" if limited else "")
             lines.append(
                 f"| {model} | {strategy} | "
                 + " | ".join(_number(result[f"PB{x}"]) for x in thresholds)
-                + f" | {len(result['configurations'])} | {_number(best, 1)} |"
+                + f" | {count} | {_number(best, 1)} |"
             )
+            if limited:
+                runs = ", ".join(f"{c['config']} (--limit {c['limit']:g})" for c in limited)
+                notes.append(f"- {model} {strategy}: PBx counts runs made with --limit, on part of each task: {runs}; "
+                             "the public leaderboard files leave them out.")
         for strategy, oracle in entry["oracle"].items():
             if oracle:
                 notes.append(
@@ -125,29 +134,42 @@ def figure_rows(configurations: list[Configuration], tasks: list[str]) -> list[t
     return rows
 
 
+def full_runs(configurations: list[Configuration]) -> list[Configuration]:
+    """The `dllm` configurations whose every task ran on all its items; warns naming the ones run with `--limit`."""
+    dllm = [c for c in configurations if c.engine == DLLM_ENGINE]
+    limited = [f"{c.model} {c.strategy} {c.label} (--limit {c.limit:g})" for c in dllm if c.limit is not None]
+    if limited:
+        logger.warning("left out of the public leaderboard files, run with --limit: %s", "; ".join(limited))
+    return [c for c in dllm if c.limit is None]
+
+
 def write_public_leaderboard(out: Path, configurations: list[Configuration], summary: dict) -> list[Path]:
-    """`leaderboard/<model>.json` and `figures/<model>/<strategy>.csv` for every `dllm` model of `summary`."""
+    """`leaderboard/<model>.json` and `figures/<model>/<strategy>.csv` for every `dllm` model, from full runs only.
+
+    PBx is computed again without the limited runs, so it can differ from the summary's (which counts
+    them), and by the public leaderboard's rule (interpolated for adaptive strategies, see
+    `analysis.pb_score_interpolated`); `summary` gives the thresholds.
+    """
     written = []
     thresholds = summary["thresholds"]
-    for model, configs in by_model(configurations).items():
-        entry = summary["models"][model]
-        if entry["engine"] != DLLM_ENGINE or not entry["tasks"]:
+    for model, configs in by_model(full_runs(configurations)).items():
+        tasks = benchmark_tasks(configs)
+        if not tasks:
             continue
         slug = model_slug(model)
+        results = {}
         for strategy, members in sorted(by_strategy(configs).items()):
             path = out / "figures" / slug / f"{strategy}.csv"
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle, lineterminator="\n")
+                writer = csv.writer(handle)  # CRLF line ends, as the published files have
                 writer.writerow(["task", "tps", "accuracy"])
-                writer.writerows(figure_rows(members, entry["tasks"]))
+                writer.writerows(figure_rows(members, tasks))
             written.append(path)
-        results = {
-            strategy: {str(x): result[f"PB{x}"] for x in thresholds}
-            for strategy, result in entry["strategies"].items()
-        }
+            results[strategy] = strategy_summary(members, tasks, thresholds)["leaderboard"]
         path = out / "leaderboard" / f"{slug}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"thresholds": thresholds, "results": results}, indent=2) + "\n", encoding="utf-8")
+        # as the published files: two-space indent, no newline at the end
+        path.write_text(json.dumps({"thresholds": thresholds, "results": results}, indent=2), encoding="utf-8")
         written.append(path)
     return written

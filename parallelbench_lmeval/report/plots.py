@@ -1,5 +1,9 @@
 """The report's figures (PNG): accuracy versus tokens per step (paper Figs. 3 and 7), accuracy versus
-block length (Fig. 5) and the task characterization scatter (Fig. 6)."""
+block length (Fig. 5) and the task characterization scatter (Fig. 6).
+
+Each figure is built by a `*_figure` function that returns the matplotlib Figure (for inspection),
+and written by a thin function that saves it.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-matplotlib.use("Agg")  # files only, never a window
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter  # noqa: E402
-
-from parallelbench_lmeval.report.analysis import average_point, benchmark_tasks, by_model  # noqa: E402
-from parallelbench_lmeval.report.runs import (  # noqa: E402
+from parallelbench_lmeval.report.analysis import average_point, by_model
+from parallelbench_lmeval.report.runs import (
     AUTOREGRESSIVE,
     DLLM_ENGINE,
     LEADERBOARD_TASK_IDS,
@@ -34,24 +36,75 @@ STRATEGY_COLORS = {
     "confidence-factor": "#db2777",
 }
 MODEL_STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D")]
-AR_MARKERS = ["*", "P", "X", "h", "v"]
+AR_MARKERS = ["P", "X", "h", "v", "p"]  # no star: stars are the oracles
+# Drawn bottom to top: curves, hollow oracle stars, autoregressive markers (never hidden under a star).
+CURVE_ZORDER, ORACLE_ZORDER, AR_ZORDER = 2, 4, 6
 FAMILY_COLORS = {"waitingline": "#2563eb", "textwriting": "#059669", "puzzles": "#d97706", "other": "#6b7280"}
 DPI = 150
+# A log2 axis labels the measured values too when at most this many distinct ones are not powers of two.
+MAX_MEASURED_TICKS = 6
+# Room left on either side of the points, as a fraction of the axis' log2 span.
+AXIS_MARGIN = 0.05
+# Width of a digit in ems (DejaVu Sans: 0.64); a 10-point label on a 5-inch axis: 1.8% of it per digit.
+DIGIT_EMS = 0.64
+DIGIT_WIDTH = DIGIT_EMS * 10 / 72 / 5
 
 
-def _color(strategy: str, fallback: dict) -> str:
-    return STRATEGY_COLORS.get(strategy) or fallback.setdefault(strategy, f"C{len(fallback) % 10}")
+def tick_label(value: float) -> str:
+    """Compact tick text: `1`, `16` for whole numbers, `1.79`, `3.25` otherwise."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
+
+
+def _label_digits(value: float) -> float:
+    """A tick label's width in digits (a point is about half a digit)."""
+    text = tick_label(value)
+    return len(text) - 0.5 * text.count(".")
+
+
+def log2_limits(values) -> tuple[float, float]:
+    """The x range showing `values` on a log2 axis, with a margin on either side."""
+    finite = [v for v in values if v > 0 and math.isfinite(v)]
+    if not finite:
+        return 0.5, 2.0
+    low, high = min(finite), max(finite)
+    pad = 2 ** (AXIS_MARGIN * max(math.log2(high / low), 1.0))
+    return low / pad, high * pad
+
+
+def log2_ticks(values, digit_width: float = DIGIT_WIDTH) -> list[float]:
+    """Tick positions for `values` on a log2 axis: the powers of two in view, plus the measured values
+    (rounded as their labels are) when few are not powers of two, except those whose label would
+    touch one already placed. `digit_width`: a label digit's width as a fraction of the axis width."""
+    finite = [v for v in values if v > 0 and math.isfinite(v)]
+    if not finite:
+        return []
+    low, high = log2_limits(finite)
+    powers = [2.0**e for e in range(math.ceil(math.log2(low)), math.floor(math.log2(high)) + 1)]
+    measured = sorted({float(tick_label(v)) for v in finite} - set(powers))
+    if len(measured) > MAX_MEASURED_TICKS:
+        return powers or [measured[0], measured[-1]]  # no power of two in view: label the ends
+
+    def apart(a: float, b: float) -> bool:
+        # centres at least half of both labels plus a digit apart, in fractions of the axis
+        distance = abs(math.log2(a / b)) / math.log2(high / low)
+        return distance >= digit_width * ((_label_digits(a) + _label_digits(b)) / 2 + 1)
+
+    ticks = list(powers)
+    for value in measured:
+        if all(apart(value, tick) for tick in ticks):
+            ticks.append(value)
+    return sorted(ticks)
 
 
 def _log2_axis(ax, values) -> None:
-    """Tokens per step on a log2 axis with plain-number ticks at the powers of two it spans."""
-    finite = [v for v in values if v > 0 and math.isfinite(v)]
+    """Tokens per step (or block lengths) on a log2 x axis, ticks from `log2_ticks` for this axis' size and font."""
     ax.set_xscale("log", base=2)
-    if finite:
-        low, high = math.floor(math.log2(min(finite))), math.ceil(math.log2(max(finite)))
-        ax.xaxis.set_major_locator(FixedLocator([2.0**e for e in range(low, max(high, low + 1) + 1)]))
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(*log2_limits(values))
+    axis_inches = ax.get_position().width * ax.get_figure().get_figwidth()
+    digit_inches = DIGIT_EMS * ax.xaxis.get_major_ticks(1)[0].label1.get_fontsize() / 72
+    ax.xaxis.set_major_locator(FixedLocator(log2_ticks(values, digit_inches / axis_inches)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _position: tick_label(value)))
+    ax.xaxis.set_minor_locator(NullLocator())
 
 
 class _Styles:
@@ -62,11 +115,24 @@ class _Styles:
         ar_models = list(by_model([c for c in configurations if c.engine != DLLM_ENGINE]))
         self.model_style = {m: MODEL_STYLES[i % len(MODEL_STYLES)] for i, m in enumerate(models)}
         self.ar_marker = {m: AR_MARKERS[i % len(AR_MARKERS)] for i, m in enumerate(ar_models)}
-        self.several_models = len(models) > 1
+        self.limits = defaultdict(set)  # (model, strategy) -> the --limit values of its runs
+        for c in configurations:
+            if c.limit is not None:
+                self.limits[(c.model, c.strategy)].add(c.limit)
         self.extra_colors: dict = {}
 
-    def line_label(self, model: str, strategy: str) -> str:
-        return f"{model} · {strategy}" if self.several_models else strategy
+    def color(self, strategy: str) -> str:
+        if strategy in STRATEGY_COLORS:
+            return STRATEGY_COLORS[strategy]
+        return self.extra_colors.setdefault(strategy, f"C{len(self.extra_colors) % 10}")
+
+    def label(self, model: str, strategy: str, tasks: int | None = None, kind: str = "") -> str:
+        """`model · strategy`, then in brackets the number of tasks averaged and any `--limit` of its runs."""
+        notes = [] if tasks is None else [f"{tasks} task{'s' if tasks != 1 else ''}"]
+        limits = sorted(self.limits.get((model, strategy), ()))
+        if limits:
+            notes.append("--limit " + ", ".join(f"{limit:g}" for limit in limits))
+        return f"{model} · {strategy}{kind}" + (f" ({', '.join(notes)})" if notes else "")
 
 
 def _curves(configurations: list[Configuration], point_of) -> tuple[dict, list]:
@@ -83,26 +149,45 @@ def _curves(configurations: list[Configuration], point_of) -> tuple[dict, list]:
     return {key: sorted(points) for key, points in curves.items()}, references
 
 
-def _draw(ax, styles: _Styles, curves: dict, references: list) -> list[float]:
+def _draw(ax, styles: _Styles, curves: dict, references: list, task_counts: dict | None = None) -> list[float]:
+    """The curves and the autoregressive markers; returns their x values. `task_counts`: model -> tasks averaged."""
+    counts = task_counts or {}
     xs = []
     for (model, strategy), points in sorted(curves.items()):
         linestyle, marker = styles.model_style[model]
         ax.plot([p[0] for p in points], [p[1] for p in points], linestyle=linestyle, marker=marker, markersize=4,
-                color=_color(strategy, styles.extra_colors), label=styles.line_label(model, strategy))
+                color=styles.color(strategy), zorder=CURVE_ZORDER,
+                label=styles.label(model, strategy, counts.get(model)))
         xs += [p[0] for p in points]
     for model, tps, accuracy in references:
-        ax.scatter([tps], [accuracy], marker=styles.ar_marker[model], s=90, color="black", zorder=5,
-                   label=f"{model} ({AUTOREGRESSIVE})")
+        # white-edged so that it stands out on whatever lies under it
+        ax.scatter([tps], [accuracy], marker=styles.ar_marker[model], s=90, color="black", edgecolors="white",
+                   linewidths=0.8, zorder=AR_ZORDER, label=styles.label(model, AUTOREGRESSIVE, counts.get(model)))
         xs.append(tps)
-    _log2_axis(ax, xs)
     ax.set_ylim(-3, 103)
     ax.grid(alpha=0.3)
     return xs
 
 
-def _save(fig, path: Path) -> Path:
+def _draw_oracles(ax, styles: _Styles, summary: dict) -> list[float]:
+    """Each threshold sweep's oracle as a hollow star (what lies under it stays visible); returns their x values."""
+    xs = []
+    for model, entry in summary["models"].items():
+        for strategy, oracle in entry["oracle"].items():
+            if oracle and oracle["tokens_per_step"] is not None:
+                ax.scatter([oracle["tokens_per_step"]], [oracle["accuracy"]], marker="*", s=260, zorder=ORACLE_ZORDER,
+                           facecolors="none", edgecolors=styles.color(strategy), linewidths=1.5,
+                           label=styles.label(model, strategy, len(oracle["tasks"]), kind=" oracle"))
+                xs.append(oracle["tokens_per_step"])
+    return xs
+
+
+def _side_legend(ax) -> None:
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+
+
+def _save(fig: Figure, path: Path) -> Path:
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
@@ -119,99 +204,113 @@ def _all_tasks(configurations: list[Configuration]) -> list[str]:
     return [t for t in LEADERBOARD_TASK_IDS if t in present] + sorted(present - set(LEADERBOARD_TASK_IDS))
 
 
-def accuracy_vs_tokens_per_step(out: Path, configurations: list[Configuration]) -> list[Path]:
-    """One PNG per task, and one grid of every task (paper Fig. 3)."""
-    styles, written = _Styles(configurations), []
+def task_figure(configurations: list[Configuration], task: str) -> Figure:
+    """Accuracy against tokens per step on one task: a line per model and strategy (paper Fig. 3)."""
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.subplots()
+    _log2_axis(ax, _draw(ax, _Styles(configurations), *_curves(configurations, _task_point(task))))
+    ax.set(title=short_task_name(task), xlabel="tokens per step", ylabel="accuracy (%)")
+    _side_legend(ax)
+    return fig
+
+
+def all_tasks_figure(configurations: list[Configuration]) -> Figure | None:
+    """Every task's `task_figure` panel in one grid, with one legend below."""
     tasks = _all_tasks(configurations)
-    for task in tasks:
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        _draw(ax, styles, *_curves(configurations, _task_point(task)))
-        ax.set(title=short_task_name(task), xlabel="tokens per step", ylabel="accuracy (%)")
-        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
-        written.append(_save(fig, out / f"accuracy_vs_tps_{short_task_name(task)}.png"))
-    if tasks:
-        columns = min(4, len(tasks))
-        rows = math.ceil(len(tasks) / columns)
-        fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.0 * rows), squeeze=False)
-        legend = {}
-        for ax, task in zip(axes.flat, tasks):
-            _draw(ax, styles, *_curves(configurations, _task_point(task)))
-            ax.set_title(short_task_name(task), fontsize=10)
-            legend.update(zip(*reversed(ax.get_legend_handles_labels())))
-        for ax in axes.flat:
-            ax.set_xlabel("tokens per step", fontsize=9)
-        for ax in axes[:, 0]:
-            ax.set_ylabel("accuracy (%)")
-        for ax in list(axes.flat)[len(tasks):]:
-            ax.set_visible(False)
-        legend_rows = math.ceil(len(legend) / 4)
-        fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(4, len(legend)), frameon=False)
-        # keep the bottom free for the legend
-        fig.tight_layout(rect=(0, 0.3 * legend_rows / (3.0 * rows), 1, 1))
-        written.append(_save(fig, out / "accuracy_vs_tps_all_tasks.png"))
-    return written
-
-
-def average_accuracy_vs_tokens_per_step(out: Path, configurations: list[Configuration], summary: dict) -> Path | None:
-    """Mean over the leaderboard tasks per configuration, with each threshold sweep's oracle (paper Fig. 7)."""
+    if not tasks:
+        return None
     styles = _Styles(configurations)
-    curves, references = {}, []
-    for configs in by_model(configurations).values():
-        tasks = benchmark_tasks(configs)
+    columns = min(4, len(tasks))
+    rows = math.ceil(len(tasks) / columns)
+    fig = Figure(figsize=(3.6 * columns, 3.0 * rows))
+    axes = fig.subplots(rows, columns, squeeze=False)
+    legend, xs = {}, []
+    for ax, task in zip(axes.flat, tasks):
+        xs.append(_draw(ax, styles, *_curves(configurations, _task_point(task))))
+        ax.set_title(short_task_name(task), fontsize=10)
+        ax.tick_params(labelsize=8)
+        legend.update(zip(*reversed(ax.get_legend_handles_labels())))
+    for ax in axes.flat:
+        ax.set_xlabel("tokens per step", fontsize=9)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("accuracy (%)")
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.set_visible(False)
+    legend_rows = math.ceil(len(legend) / 4)
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(4, len(legend)), frameon=False)
+    # keep the bottom free for the legend
+    fig.tight_layout(rect=(0, 0.3 * legend_rows / (3.0 * rows), 1, 1))
+    for ax, values in zip(axes.flat, xs):
+        _log2_axis(ax, values)  # after the layout: the ticks are spaced for the panels' final width
+    return fig
+
+
+def average_title(task_sets: list[list[str]]) -> str:
+    """What the average plot averages over: named when every model shares one task set, else per curve."""
+    distinct = {tuple(tasks) for tasks in task_sets}
+    if len(distinct) != 1:
+        return "Mean accuracy over each model's tasks (task counts in the legend)"
+    (tasks,) = distinct
+    every = " the" if set(tasks) == set(LEADERBOARD_TASK_IDS) else ""
+    return f"Mean accuracy over{every} {len(tasks)} task{'s' if len(tasks) != 1 else ''}"
+
+
+def average_figure(configurations: list[Configuration], summary: dict) -> Figure | None:
+    """Mean accuracy against mean tokens per step, over each model's tasks as in `summary`, with each threshold
+    sweep's oracle (paper Fig. 7). Every curve's label says over how many tasks it averages."""
+    styles = _Styles(configurations)
+    curves, references, task_sets = {}, [], []
+    for model, configs in by_model(configurations).items():
+        tasks = summary["models"][model]["tasks"]
         model_curves, model_references = _curves(configs, lambda c, tasks=tasks: average_point(c, tasks))
         curves.update(model_curves)
         references += model_references
+        if model_curves or model_references:
+            task_sets.append(tasks)
     if not curves and not references:
         return None
-    fig, ax = plt.subplots(figsize=(7.0, 4.6))
-    xs = _draw(ax, styles, curves, references)
-    for model, entry in summary["models"].items():
-        for strategy, oracle in entry["oracle"].items():
-            if oracle and oracle["tokens_per_step"] is not None:
-                ax.scatter([oracle["tokens_per_step"]], [oracle["accuracy"]], marker="*", s=260, zorder=6,
-                           color=_color(strategy, styles.extra_colors), edgecolors="black",
-                           label=f"{styles.line_label(model, strategy)} oracle")
-                xs.append(oracle["tokens_per_step"])
+    fig = Figure(figsize=(7.0, 4.6))
+    ax = fig.subplots()
+    task_counts = {model: len(entry["tasks"]) for model, entry in summary["models"].items()}
+    xs = _draw(ax, styles, curves, references, task_counts) + _draw_oracles(ax, styles, summary)
     _log2_axis(ax, xs)
-    tasks_note = {len(entry["tasks"]) for entry in summary["models"].values()}
-    count = f"{tasks_note.pop()} tasks" if len(tasks_note) == 1 else "the leaderboard tasks"
-    ax.set(title=f"Mean accuracy over {count}", xlabel="tokens per step", ylabel="mean accuracy (%)")
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
-    return _save(fig, out / "accuracy_vs_tps_avg.png")
+    ax.set(title=average_title(task_sets), xlabel="tokens per step", ylabel="mean accuracy (%)")
+    _side_legend(ax)
+    return fig
 
 
-def accuracy_vs_block_length(out: Path, configurations: list[Configuration]) -> list[Path]:
-    """Per model: accuracy against the semi-AR block length at k = 2, one panel per strategy (paper Fig. 5)."""
-    written = []
-    for model, configs in by_model(configurations).items():
-        panels = defaultdict(lambda: defaultdict(dict))  # strategy -> task -> {block length: accuracy}
-        for c in configs:
-            if c.engine == DLLM_ENGINE and not is_adaptive(c.options):
-                for task, result in c.tasks.items():
-                    if c.nominal_k(task) == 2:
-                        panels[c.strategy][task][c.block_length(task)] = 100 * result.accuracy
-        panels = {s: tasks for s, tasks in panels.items() if any(len(v) >= 2 for v in tasks.values())}
-        if not panels:
-            continue
-        fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
-        for ax, (strategy, tasks) in zip(axes[0], sorted(panels.items())):
-            lengths = []
-            for i, task in enumerate(t for t in _all_tasks(configs) if t in tasks):
-                points = sorted(tasks[task].items())
-                ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=4,
-                        color=plt.get_cmap("tab20")(i % 20), label=short_task_name(task))
-                lengths += [p[0] for p in points]
-            _log2_axis(ax, lengths)
-            ax.set(title=f"{model} · {strategy} · k = 2", xlabel="block length (tokens)", ylabel="accuracy (%)",
-                   ylim=(-3, 103))
-            ax.grid(alpha=0.3)
-        axes[0][-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
-        fig.tight_layout()
-        written.append(_save(fig, out / f"accuracy_vs_block_length_{model_slug(model)}.png"))
-    return written
+def block_length_figure(model: str, configurations: list[Configuration]) -> Figure | None:
+    """One model's accuracy against the semi-AR block length at k = 2, one panel per strategy (paper Fig. 5);
+    None without two block lengths of a task to compare."""
+    panels = defaultdict(lambda: defaultdict(dict))  # strategy -> task -> {block length: accuracy}
+    for c in configurations:
+        if c.engine == DLLM_ENGINE and not is_adaptive(c.options):
+            for task, result in c.tasks.items():
+                if c.nominal_k(task) == 2:
+                    panels[c.strategy][task][c.block_length(task)] = 100 * result.accuracy
+    panels = {s: tasks for s, tasks in panels.items() if any(len(v) >= 2 for v in tasks.values())}
+    if not panels:
+        return None
+    fig = Figure(figsize=(5.2 * len(panels), 4.2))
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    colors = matplotlib.colormaps["tab20"]
+    for ax, (strategy, tasks) in zip(axes[0], sorted(panels.items())):
+        lengths = []
+        for i, task in enumerate(t for t in _all_tasks(configurations) if t in tasks):
+            points = sorted(tasks[task].items())
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=4,
+                    color=colors(i % 20), label=short_task_name(task))
+            lengths += [p[0] for p in points]
+        _log2_axis(ax, lengths)
+        ax.set(title=f"{model} · {strategy} · k = 2", xlabel="block length (tokens)", ylabel="accuracy (%)",
+               ylim=(-3, 103))
+        ax.grid(alpha=0.3)
+    _side_legend(axes[0][-1])
+    fig.tight_layout()
+    return fig
 
 
-def task_characterization(out: Path, characterization: dict[str, dict]) -> Path | None:
+def task_characterization_figure(characterization: dict[str, dict]) -> Figure | None:
     """Tasks by parallelizability (x) and order preference (y) (paper Fig. 6)."""
     points = {
         task: (entry["parallelizability"], entry["order_preference"])
@@ -221,7 +320,8 @@ def task_characterization(out: Path, characterization: dict[str, dict]) -> Path 
     }
     if not points:
         return None
-    fig, ax = plt.subplots(figsize=(7.0, 5.0))
+    fig = Figure(figsize=(7.0, 5.0))
+    ax = fig.subplots()
     shown, at_point = set(), defaultdict(list)
     xs, ys = [x for x, _ in points.values()], [y for _, y in points.values()]
     # points closer than 3% of the axis ranges would print their labels over each other: one label
@@ -246,4 +346,36 @@ def task_characterization(out: Path, characterization: dict[str, dict]) -> Path 
            ylabel="order preference: −slope of accuracy (%) vs block length at k = 2")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9, frameon=False)
-    return _save(fig, out / "task_characterization.png")
+    return fig
+
+
+# ---------------------------------------------------------------- writing the files
+
+
+def accuracy_vs_tokens_per_step(out: Path, configurations: list[Configuration]) -> list[Path]:
+    """One PNG per task, and one grid of every task (paper Fig. 3)."""
+    written = [_save(task_figure(configurations, task), out / f"accuracy_vs_tps_{short_task_name(task)}.png")
+               for task in _all_tasks(configurations)]
+    grid = all_tasks_figure(configurations)
+    if grid is not None:
+        written.append(_save(grid, out / "accuracy_vs_tps_all_tasks.png"))
+    return written
+
+
+def average_accuracy_vs_tokens_per_step(out: Path, configurations: list[Configuration], summary: dict) -> Path | None:
+    fig = average_figure(configurations, summary)
+    return None if fig is None else _save(fig, out / "accuracy_vs_tps_avg.png")
+
+
+def accuracy_vs_block_length(out: Path, configurations: list[Configuration]) -> list[Path]:
+    written = []
+    for model, configs in by_model(configurations).items():
+        fig = block_length_figure(model, configs)
+        if fig is not None:
+            written.append(_save(fig, out / f"accuracy_vs_block_length_{model_slug(model)}.png"))
+    return written
+
+
+def task_characterization(out: Path, characterization: dict[str, dict]) -> Path | None:
+    fig = task_characterization_figure(characterization)
+    return None if fig is None else _save(fig, out / "task_characterization.png")

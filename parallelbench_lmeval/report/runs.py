@@ -16,7 +16,8 @@ from pathlib import Path
 
 from lm_eval.utils import simple_parse_args_string
 
-from parallelbench_lmeval.models.dllm import DECODING_OPTIONS
+from parallelbench_lmeval.decoding.config import DECODING_OPTIONS, SAMPLER_PARAMETERS, SAMPLERS
+from parallelbench_lmeval.options import as_float, as_int
 
 # Metric names the tasks and the `dllm` model report (results JSON keys look like "pb_acc,none").
 ACCURACY_METRIC = "pb_acc"
@@ -28,8 +29,16 @@ DLLM_ENGINE = "dllm"
 PARTIAL_PREFIX = ".partial-"
 # Options that name a decoding configuration, in the order labels show them.
 OPTION_ORDER = (*DECODING_OPTIONS, "seed")
-_INTEGER_OPTIONS = ("k", "steps", "block_length", "seed")
-_FLOAT_OPTIONS = ("threshold", "factor", "temperature")
+_INTEGER_OPTIONS = ("k", "steps", "block_length", "seed", "cache_refresh",
+                    *(name for name, sampler in SAMPLER_PARAMETERS.items()
+                      if SAMPLERS[sampler].parameters[name].parse is as_int))
+_FLOAT_OPTIONS = ("threshold", "factor", "temperature",
+                  *(name for name, sampler in SAMPLER_PARAMETERS.items()
+                    if SAMPLERS[sampler].parameters[name].parse is as_float))
+# options at their default value name no configuration of their own
+_DEFAULTS = {"temperature": 0.0, "sampler": "standard", "cache": "none", "cache_refresh": 0, "wino_canvas": "extended"}
+# samplers whose steps depend on the model's predictions (their own adaptive rules)
+ADAPTIVE_SAMPLERS = ("eb", "wino", "slowfast", "klass")
 
 TOPK_STRATEGIES = {"random": "random", "confidence": "confidence-topk", "entropy": "entropy-topk", "margin": "topk-margin"}
 LEFT_TO_RIGHT_STRATEGY = "l2r"
@@ -65,18 +74,34 @@ def canonical_options(*sources) -> dict:
     for key in _FLOAT_OPTIONS:
         if key in options:
             options[key] = float(options[key])
-    if options.get("temperature") == 0.0:
-        del options["temperature"]
-    if "unmasking" in options:
-        options["unmasking"] = str(options["unmasking"])
+    for key in set(options) - set(_INTEGER_OPTIONS) - set(_FLOAT_OPTIONS):
+        options[key] = str(options[key])
+    for key, default in _DEFAULTS.items():
+        if options.get(key) == default:
+            del options[key]
     return {key: options[key] for key in OPTION_ORDER if key in options}
 
 
 def strategy_id(engine: str, options: dict) -> str:
-    """The leaderboard's strategy id (`confidence-topk`, `confidence-threshold`, `l2r`, ...)."""
+    """The leaderboard's strategy id (`confidence-topk`, `confidence-threshold`, `l2r`, `klass`,
+    `wino`, ...; a cached run adds its cache: `confidence-threshold+prefix`)."""
     if engine != DLLM_ENGINE:
         return AUTOREGRESSIVE
+    cache = f"+{options['cache']}" if "cache" in options else ""
+    return _decoding_strategy(options) + cache
+
+
+def _decoding_strategy(options: dict) -> str:
     unmasking = options.get("unmasking", "confidence")
+    sampler = options.get("sampler", "standard")
+    if sampler == "eb":
+        return f"{unmasking}-eb"
+    if sampler == "pc":
+        return f"{unmasking}-pc-sampler"  # the ids ParallelBench reserves for PC-Sampler
+    if sampler == "wino" and options.get("wino_canvas") == "plain":
+        return "wino-plain"
+    if sampler != "standard":
+        return sampler
     if unmasking == "left_to_right":
         return LEFT_TO_RIGHT_STRATEGY
     if "threshold" in options:
@@ -87,13 +112,15 @@ def strategy_id(engine: str, options: dict) -> str:
 
 
 def is_adaptive(options: dict) -> bool:
-    return "threshold" in options or "factor" in options
+    """Whether a configuration's tokens per step depend on the model (no fixed schedule)."""
+    return "threshold" in options or "factor" in options or options.get("sampler") in ADAPTIVE_SAMPLERS
 
 
 def options_label(options: dict) -> str:
     """`k=2 block_length=8`: the options beyond the strategy itself ('default' when none)."""
+    named_by_strategy = ("unmasking", "sampler", "cache", "wino_canvas")
     parts = [f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
-             for key, value in options.items() if key != "unmasking"]
+             for key, value in options.items() if key not in named_by_strategy]
     return " ".join(parts) or "default"
 
 
@@ -102,8 +129,8 @@ def nominal_tokens_per_step(engine: str, options: dict, gen_length: int | None) 
     models, k (or gen_length / steps) for top-k, unknown (nan) for adaptive rules."""
     if engine != DLLM_ENGINE:
         return 1.0
-    if is_adaptive(options):
-        return math.nan  # data-dependent: only a measurement can tell
+    if is_adaptive(options) or options.get("sampler") in ("dus", "remdm"):
+        return math.nan  # data-dependent, or steps beyond the schedule: only a measurement can tell
     if "k" in options:
         return float(options["k"])
     if "steps" in options and gen_length:
@@ -122,6 +149,12 @@ class TaskResult:
     n_samples: int | None
     filter: str
     samples_file: Path | None
+    # the run's `--limit` when it left items of this task out (None: every item was evaluated)
+    limit: float | None = None
+    # what scored the task's outputs (Text Writing: grammar checker, BERTScore model); None for others
+    scored_with: dict | None = None
+    # the run that produced this result: versions, model revision, decoding setup (see `run_record`)
+    run: dict = field(default_factory=dict)
 
     def item_scores(self) -> dict:
         """doc_id -> (score, tokens per step) from the samples file (needs `--log_samples`)."""
@@ -164,6 +197,11 @@ class Configuration:
         return self.options.get("block_length") or self.tasks[task].gen_length
 
     @property
+    def limit(self) -> float | None:
+        """The `--limit` that left items out of its tasks (the smallest, should its runs differ); None for full runs."""
+        return min((result.limit for result in self.tasks.values() if result.limit is not None), default=None)
+
+    @property
     def semi_autoregressive(self) -> bool:
         return any(
             self.options.get("block_length") and self.options["block_length"] < (result.gen_length or math.inf)
@@ -202,6 +240,22 @@ def _model_name(results: dict) -> str:
     return str(config.get("model", "unknown"))
 
 
+def _task_limit(results: dict, task: str) -> float | None:
+    """The run's `--limit` (lm-eval's `config.limit`) when it left items of `task` out.
+
+    A limit at or above the task's size evaluates every item and does not count. Whole
+    numbers come back as ints (lm-eval stores `--limit 3` as 3.0); below 1 it is a fraction.
+    """
+    limit = results.get("config", {}).get("limit")
+    if limit is None:
+        return None
+    counts = results.get("n-samples", {}).get(task) or {}
+    if counts.get("original") is not None and (counts.get("effective") or 0) >= counts["original"]:
+        return None
+    limit = float(limit)
+    return int(limit) if limit.is_integer() else limit
+
+
 def _date(results_file: Path) -> str:
     return results_file.stem[len("results_"):]
 
@@ -226,6 +280,7 @@ def read_results_file(results_file: Path, aliases: dict[str, str] | None = None)
     model = (aliases or {}).get(model, model)
     options = canonical_options(config.get("model_args"), config.get("gen_kwargs")) if engine == DLLM_ENGINE else {}
     date = _date(results_file)
+    run = run_record(results, results_file)
     tasks = {}
     for task, task_config in results.get("configs", {}).items():
         by_filter = _split_metrics(results.get("results", {}).get(task, {}))
@@ -234,6 +289,8 @@ def read_results_file(results_file: Path, aliases: dict[str, str] | None = None)
         gen_length = (task_config.get("generation_kwargs") or {}).get("max_gen_toks")
         gen_length = int(gen_length) if gen_length else None
         tps = metrics.get(TOKENS_PER_STEP_METRIC, nominal_tokens_per_step(engine, options, gen_length))
+        if task_config.get("output_type", "generate_until") != "generate_until":
+            tps = math.nan  # a likelihood task decodes nothing
         samples_file = results_file.parent / f"samples_{task}_{date}.jsonl"
         n_samples = (results.get("n-samples", {}).get(task) or {}).get("effective")
         tasks[task] = TaskResult(
@@ -246,8 +303,29 @@ def read_results_file(results_file: Path, aliases: dict[str, str] | None = None)
             n_samples=n_samples,
             filter=filter_name,
             samples_file=samples_file if samples_file.exists() else None,
+            limit=_task_limit(results, task),
+            scored_with=(task_config.get("dataset_kwargs") or {}).get("scored_with") or None,
+            run=run,
         )
     return model, engine, options, tasks
+
+
+def run_record(results: dict, results_file: Path) -> dict:
+    """What a leaderboard submission records of the run behind a results file."""
+    config = results.get("config", {})
+    engine = config.get("dllm", {})
+    return {
+        "results_file": str(results_file),
+        "date": results.get("date"),
+        "lm_eval_version": results.get("lm_eval_version"),
+        "transformers_version": results.get("transformers_version"),
+        "parallelbench_lmeval_version": engine.get("package_version"),
+        "model_args": config.get("model_args"),
+        "model_revision": engine.get("revision"),
+        "family": engine.get("family"),
+        "gen_kwargs": config.get("gen_kwargs"),
+        "limit": config.get("limit"),
+    }
 
 
 def load_configurations(paths, aliases: dict[str, str] | None = None) -> list[Configuration]:

@@ -7,6 +7,20 @@ options in the results' `config.gen_kwargs` and in `OUTPUT/<config>/sweep_config
 A configuration is evaluated in `OUTPUT/.partial-<config>/` and renamed to `OUTPUT/<config>/`
 only once every file is written (the rename is atomic), so an interrupted sweep restarted with
 the same command skips what finished and redoes only the configuration it was in.
+
+The sweep deletes nothing it did not write. It marks a `.partial-<config>/` folder as its own
+(`sweep_started.json`) as soon as it creates it, and clears only marked ones (or empty ones).
+It never deletes or replaces a `<config>/` folder: one without `sweep_config.json` is not a
+finished configuration of a sweep, and the sweep refuses to run rather than touch it. These
+checks, like every other refusal, come before the model is loaded.
+
+`OUTPUT/sweep.json` records everything that changes what is evaluated (model, model_args,
+tasks, limit, few-shot and chat settings, system instruction, task folder, seed, and the
+environment variables that choose scoring backends), but not batch size or device: results
+do not depend on them. It is written when the first configuration finishes, so a sweep that
+fails before that leaves nothing that holds the folder, and a later sweep with other settings
+is refused. A setting that an older sweep did not record counts as unset (None or False)
+there: such a folder is accepted only while the new setting is unset too.
 """
 
 from __future__ import annotations
@@ -18,7 +32,11 @@ import os
 import shutil
 from pathlib import Path
 
+from lm_eval.utils import simple_parse_args_string
+
 from parallelbench_lmeval.report.runs import OPTION_ORDER, PARTIAL_PREFIX, canonical_options, options_label
+from parallelbench_lmeval.scoring.grammar import GRAMMAR_ENV, LANGUAGETOOL_URL_ENV
+from parallelbench_lmeval.scoring.text import BERTSCORE_LAYERS_ENV, BERTSCORE_MODEL_ENV
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +46,35 @@ THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 FACTORS = (0.7, 0.9, 1.1, 1.3, 1.5, 1.7, 1.9)
 BLOCK_LENGTHS = (2, 4, 8, 16, 32)
 SEMI_AR_K = 2
-GRIDS = ("topk", "threshold", "factor", "semi_ar")
+# the newer methods' grids: ParallelBench's sweep values where it has them (docs/supported_combinations.md)
+METHOD_GRIDS = {
+    "klass": [{"sampler": "klass", "klass_conf_threshold": c, "klass_kl_threshold": 0.01, "klass_kl_history": 2}
+              for c in (0.7, 0.8, 0.9, 0.95)],
+    "slowfast": [{"sampler": "slowfast", "sf_high_confidence_threshold": t, "sf_cycle_confidence_threshold": 0.3}
+                 for t in THRESHOLDS],
+    "dus": [{"sampler": "dus", "block_length": b, "dus_base": 2, "dus_remasking_threshold": 0.3}
+            for b in (1, 2, 4, 8, 16, 32)],
+    "wino": [{"sampler": "wino", "wino_threshold": t, "wino_threshold_back": 0.9} for t in THRESHOLDS],
+    "wino_plain": [{"sampler": "wino", "wino_canvas": "plain", "wino_threshold": t, "wino_threshold_back": 0.9}
+                   for t in THRESHOLDS],
+    # ours: EB-Sampler's bound from nearly one token per step to nearly all at once (its paper sweeps 1e-3..1)
+    "eb": [{"sampler": "eb", "eb_gamma": g} for g in (0.001, 0.01, 0.1, 0.5, 1.0, 2.0)],
+    # ours: tokens per step as the top-k grid, for PC-Sampler's confidence and random variants
+    "pc": [{"sampler": "pc", "unmasking": u, "k": k} for u in ("confidence", "random") for k in K_VALUES],
+    # ours: the remasking samplers over the top-k grid's tokens per step (ReMDM: one revision of one
+    # token per block, the paper's best, Appendix F.3)
+    "rcr": [{"sampler": "rcr", "k": k} for k in K_VALUES],
+    "remdm": [{"sampler": "remdm", "k": k, "remdm_steps": 1, "remdm_number": 1} for k in K_VALUES],
+}
+GRIDS = ("topk", "threshold", "factor", "semi_ar", *METHOD_GRIDS)
 DONE_MARKER = "sweep_config.json"
+STARTED_MARKER = "sweep_started.json"
 SWEEP_RECORD = "sweep.json"
+# lm-eval's "additional config" of a model: given by the sweep's flags or in --model_args
+MODEL_CONFIG_OPTIONS = ("batch_size", "max_batch_size", "device")
+# They choose how outputs are scored, so results under different values must not mix
+SCORING_ENVIRONMENT = (GRAMMAR_ENV, LANGUAGETOOL_URL_ENV, BERTSCORE_MODEL_ENV, BERTSCORE_LAYERS_ENV,
+                       "PARALLELBENCH_SCORERS", "PARALLELBENCH_GRAMMAR_TIMEOUT")
 
 
 def _numbers(text: str, convert) -> tuple:
@@ -52,17 +96,21 @@ def grid_configs(grid: str, unmasking=TOPK_UNMASKING, k_values=K_VALUES, thresho
     if grid == "semi_ar":
         return [{"unmasking": u, "k": SEMI_AR_K, "block_length": b}
                 for u in unmasking if u != "left_to_right" for b in block_lengths]
+    if grid in METHOD_GRIDS:
+        return [dict(options) for options in METHOD_GRIDS[grid]]
     raise ValueError(f"unknown grid {grid!r}; allowed: {', '.join(GRIDS)}")
 
 
 def config_name(options: dict) -> str:
-    """A folder name for a configuration: `confidence_k2_block_length8`, `confidence_threshold0.9`."""
+    """A folder name for a configuration: `confidence_k2_block_length8`, `confidence_threshold0.9`,
+    `wino_wino_threshold0.5_wino_threshold_back0.9`."""
     if not options:
         return "default"
-    parts = [str(options.get("unmasking", "confidence"))]
+    parts = [str(options.get("sampler", options.get("unmasking", "confidence")))]
     for key, value in options.items():
-        if key != "unmasking":
-            parts.append(f"{key}{value!r}")  # repr: distinct floats never share a name
+        if key not in ("unmasking", "sampler") or ("sampler" in options and key == "unmasking"):
+            # repr for numbers: distinct floats never share a name
+            parts.append(f"{key}{value}" if isinstance(value, str) else f"{key}{value!r}")
     return "_".join(parts)
 
 
@@ -95,34 +143,127 @@ def _parse_config(text: str) -> dict:
     return options
 
 
-def _check_record(output: Path, record: dict, write: bool) -> None:
-    """A sweep folder holds one model/task set/limit: refuse to mix in results of another.
+def model_config(model_args: str, **flags) -> dict:
+    """lm-eval's additional model config: the flags (batch_size, max_batch_size, device) that were
+    given and that `--model_args` does not give already. One given differently in both is an error."""
+    given = simple_parse_args_string(model_args)
+    config = {}
+    for key, value in flags.items():
+        if value is None:
+            continue
+        if key not in given:
+            config[key] = value
+        elif str(given[key]) != str(value):
+            raise ValueError(f"{key} is given twice with different values: {key}={given[key]} in --model_args "
+                             f"and --{key} {value}; give it once")
+    return config
 
-    `write`: record these settings when the folder has none yet (once the tasks are known to exist).
-    """
+
+def _evaluated_model_args(model_args: str) -> str:
+    """`model_args` without the options that do not change results (batch size, device)."""
+    items = [item for item in model_args.strip().split(",") if item]
+    return ",".join(item for item in items if item.split("=")[0] not in MODEL_CONFIG_OPTIONS)
+
+
+def sweep_record(args) -> dict:
+    """Everything that changes what the sweep evaluates, as `sweep.json` records it."""
+    return {
+        "model": args.model, "model_args": _evaluated_model_args(args.model_args), "tasks": args.tasks,
+        "limit": args.limit, "num_fewshot": args.num_fewshot, "apply_chat_template": args.apply_chat_template,
+        "fewshot_as_multiturn": args.fewshot_as_multiturn, "system_instruction": args.system_instruction,
+        "include_path": str(Path(args.include_path).resolve()) if args.include_path else None,
+        "seed": args.seed, **{name: os.environ.get(name) for name in SCORING_ENVIRONMENT},
+    }
+
+
+def changed_settings(previous: dict, current: dict) -> list[str]:
+    """The settings in which two sweep records differ. A key only one record has (an older sweep
+    recorded fewer) matches only an unset value (None or False) in the other."""
+    if "model_args" in previous:  # older sweeps recorded batch_size/device given in model_args
+        previous = {**previous, "model_args": _evaluated_model_args(previous["model_args"])}
+    changed = []
+    for key in sorted(set(previous) | set(current)):
+        if key in previous and key in current:
+            differs = previous[key] != current[key]
+        else:
+            value = previous.get(key, current.get(key))
+            differs = value is not None and value is not False
+        if differs:
+            changed.append(key)
+    return changed
+
+
+def _read_record(output: Path) -> dict | None:
     path = output / SWEEP_RECORD
-    if path.exists():
-        previous = json.loads(path.read_text(encoding="utf-8"))
-        if previous != record:
-            changed = sorted(k for k in set(previous) | set(record) if previous.get(k) != record.get(k))
-            raise ValueError(
-                f"{output} holds a sweep with other settings ({', '.join(changed)} differ: "
-                f"{ {k: previous.get(k) for k in changed} } before, now { {k: record.get(k) for k in changed} }); "
-                "use another --output_path"
-            )
-    elif write:
-        output.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not a sweep record ({error}); use another --output_path") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{path} is not a sweep record (not a JSON object); use another --output_path")
+    return record
 
 
-def run_configuration(lm, options: dict, output: Path, args, task_manager) -> Path | None:
-    """Evaluates one configuration into `.partial-<name>/`, then renames it into place."""
+def _check_record(output: Path, record: dict) -> None:
+    """A sweep folder holds one model/task set/limit/...: refuse to mix in results of another."""
+    previous = _read_record(output)
+    changed = changed_settings(previous, record) if previous is not None else []
+    if changed:
+        raise ValueError(
+            f"{output} holds a sweep with other settings ({', '.join(changed)} differ: "
+            f"{ {k: previous.get(k) for k in changed} } before, now { {k: record.get(k) for k in changed} }); "
+            "use another --output_path"
+        )
+
+
+def _foreign_folder_error(path: Path, why: str) -> ValueError:
+    return ValueError(f"{path} {why}; the sweep deletes nothing it did not write: "
+                      "move or remove it yourself, or use another --output_path")
+
+
+def _check_partial(partial: Path) -> None:
+    """Refuses a `.partial-` path the sweep did not start: not a folder, or a non-empty one without
+    its start marker (a run killed between creating the folder and marking it leaves it empty)."""
+    if not os.path.lexists(partial):
+        return
+    if partial.is_symlink() or not partial.is_dir() or (
+            not (partial / STARTED_MARKER).is_file() and any(partial.iterdir())):
+        raise _foreign_folder_error(partial, f"was not started by a sweep (no {STARTED_MARKER})")
+
+
+def _check_folders(output: Path, names: list[str]) -> None:
+    """Refuses to run configurations whose folders hold something the sweep did not write."""
+    for name in names:
+        final = output / name
+        if os.path.lexists(final):
+            raise _foreign_folder_error(final, f"exists but is not a finished sweep configuration (no {DONE_MARKER})")
+        _check_partial(output / f"{PARTIAL_PREFIX}{name}")
+
+
+def _start_partial(partial: Path, name: str, options: dict) -> None:
+    """A fresh working folder for one configuration, marked as the sweep's before anything else."""
+    _check_partial(partial)  # again: something may have appeared since the sweep started
+    if partial.exists():
+        shutil.rmtree(partial)  # ours, left by an interrupted run: start this configuration over
+    partial.mkdir(parents=True)
+    (partial / STARTED_MARKER).write_text(json.dumps({"name": name, "options": options}, indent=2) + "\n",
+                                          encoding="utf-8")
+
+
+def run_configuration(lm, options: dict, output: Path, args, task_manager, record: dict) -> Path | None:
+    """Evaluates one configuration into `.partial-<name>/`, then renames it into place.
+
+    `record`: the sweep's settings, written to `sweep.json` when the first configuration finishes.
+    """
     from lm_eval import evaluator
     from lm_eval.loggers import EvaluationTracker
 
     name = config_name(options)
     partial = output / f"{PARTIAL_PREFIX}{name}"
-    shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run: start this configuration over
+    if lm.rank == 0:  # the other processes of a data-parallel run write nothing
+        _start_partial(partial, name, options)
     tracker = EvaluationTracker(output_path=str(partial))
     general = tracker.general_config_tracker
     general.log_experiment_args(
@@ -157,18 +298,21 @@ def run_configuration(lm, options: dict, output: Path, args, task_manager) -> Pa
     # as `lm_eval --model NAME --model_args ...` would record it (a model object is recorded by class name)
     results["config"]["model"] = args.model
     results["config"]["model_args"] = args.model_args
-    results["config"]["batch_size"] = args.batch_size
+    results["config"]["batch_size"] = simple_parse_args_string(args.model_args).get("batch_size", args.batch_size)
     tracker.save_results_aggregated(results=results, samples=samples)
     for task_name in results["configs"]:
         tracker.save_results_samples(task_name=task_name, samples=samples[task_name])
     # the tracker logs write errors instead of raising: check before calling the configuration done
     if not list(partial.rglob("results_*.json")) or len(list(partial.rglob("samples_*.jsonl"))) < len(results["configs"]):
         raise RuntimeError(f"lm-eval did not write the results of configuration {name} under {partial}")
-    record = {"name": name, "options": options, "label": options_label(options), "model": args.model,
-              "model_args": args.model_args, "tasks": args.tasks, "limit": args.limit}
-    (partial / DONE_MARKER).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    done = {"name": name, "options": options, "label": options_label(options), "model": args.model,
+            "model_args": args.model_args, "tasks": args.tasks, "limit": args.limit}
+    (partial / DONE_MARKER).write_text(json.dumps(done, indent=2) + "\n", encoding="utf-8")
+    if not (output / SWEEP_RECORD).exists():  # before the first rename: no finished configuration without it
+        (output / SWEEP_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     final = output / name
-    shutil.rmtree(final, ignore_errors=True)  # without its marker a folder is not finished: replace it
+    if os.path.lexists(final):  # appeared during the run: never replaced
+        raise _foreign_folder_error(final, f"appeared while the sweep evaluated it in {partial}")
     os.replace(partial, final)
     return final
 
@@ -184,7 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tasks", required=True, help="comma-separated tasks or groups, e.g. parallelbench")
     parser.add_argument("--output_path", required=True, type=Path, help="sweep folder (one subfolder per configuration)")
     parser.add_argument("--grid", action="append", default=[], choices=GRIDS,
-                        help="a preset grid (repeatable): topk (k per strategy), threshold, factor, semi_ar (block lengths at k=2)")
+                        help="a preset grid (repeatable): topk (k per strategy), threshold, factor, semi_ar (block lengths "
+                             "at k=2); the newer methods: klass, slowfast, dus, wino, wino_plain, eb, pc, rcr, remdm")
     parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE,...",
                         help="an extra configuration, e.g. unmasking=margin,threshold=0.9 (repeatable)")
     parser.add_argument("--unmasking", help=f"strategies of the topk/semi_ar grids (default: {','.join(TOPK_UNMASKING)})")
@@ -193,9 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--factors", help=f"factor grid (default: {','.join(map(str, FACTORS))})")
     parser.add_argument("--block_lengths", help=f"semi_ar grid (default: {','.join(map(str, BLOCK_LENGTHS))})")
     parser.add_argument("--limit", type=float, help="items per task (testing only; <1 is a fraction)")
-    parser.add_argument("--batch_size", default="1")
-    parser.add_argument("--max_batch_size", type=int)
-    parser.add_argument("--device")
+    parser.add_argument("--batch_size", help="as for lm_eval (default: the model's); or batch_size= in --model_args")
+    parser.add_argument("--max_batch_size", type=int, help="or max_batch_size= in --model_args")
+    parser.add_argument("--device", help="or device= in --model_args")
     parser.add_argument("--num_fewshot", type=int)
     parser.add_argument("--apply_chat_template", nargs="?", const=True, default=False,
                         help="apply the model's chat template (optionally a template name)")
@@ -217,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     args.tasks = [t for t in args.tasks.split(",") if t]
     args.limit = _limit(args.limit)
     if not args.grid and not args.config:
-        raise ValueError("nothing to sweep: give --grid (topk, threshold, factor, semi_ar) and/or --config")
+        raise ValueError(f"nothing to sweep: give --grid ({', '.join(GRIDS)}) and/or --config")
     grid_values = {
         "unmasking": tuple(u for u in args.unmasking.split(",") if u) if args.unmasking else None,
         "k_values": _numbers(args.k_values, int) if args.k_values else None,
@@ -230,32 +375,31 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def sweep(args, configs: list[dict]) -> list[Path]:
-    """Checks everything it can, loads the model once, then evaluates each unfinished configuration."""
+def sweep(args, configs: list[dict], task_manager=None) -> list[Path]:
+    """Checks everything it can, loads the model once, then evaluates each unfinished configuration.
+    `task_manager`: an lm-eval TaskManager to reuse (indexing the tasks takes seconds)."""
     import lm_eval.api.registry
     from lm_eval.tasks import TaskManager
     from tqdm import tqdm
 
     from parallelbench_lmeval.registration import ensure_registered
 
+    lm_config = model_config(args.model_args, batch_size=args.batch_size, max_batch_size=args.max_batch_size,
+                             device=args.device)
     ensure_registered()
     output = args.output_path
-    record = {"model": args.model, "model_args": args.model_args, "tasks": args.tasks, "limit": args.limit,
-              "num_fewshot": args.num_fewshot, "apply_chat_template": args.apply_chat_template,
-              "fewshot_as_multiturn": args.fewshot_as_multiturn, "seed": args.seed}
-    _check_record(output, record, write=False)
+    record = sweep_record(args)
+    _check_record(output, record)
     todo = [o for o in configs if not (output / config_name(o) / DONE_MARKER).exists()]
     logger.info("%d of %d configurations to run (%d finished before)", len(todo), len(configs), len(configs) - len(todo))
     if not todo:
         return []
-    task_manager = TaskManager(include_path=args.include_path)
+    _check_folders(output, [config_name(o) for o in todo])
+    task_manager = task_manager or TaskManager(include_path=args.include_path)
     unknown = [t for t in args.tasks if not task_manager.match_tasks([t]) and not Path(t).is_file()]
     if unknown:
         raise ValueError(f"unknown task(s) {unknown}; see `lm_eval ls tasks` (ParallelBench: parallelbench, parallelbench_*)")
-    _check_record(output, record, write=True)
-    lm = lm_eval.api.registry.get_model(args.model).create_from_arg_string(
-        args.model_args, {"batch_size": args.batch_size, "max_batch_size": args.max_batch_size, "device": args.device}
-    )
-    written = [run_configuration(lm, options, output, args, task_manager)
+    lm = lm_eval.api.registry.get_model(args.model).create_from_arg_string(args.model_args, lm_config)
+    written = [run_configuration(lm, options, output, args, task_manager, record)
                for options in tqdm(todo, desc="configurations", unit="config")]
     return [path for path in written if path is not None]

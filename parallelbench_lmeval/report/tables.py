@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 from parallelbench_lmeval.report.analysis import average_point, benchmark_tasks, by_model
 from parallelbench_lmeval.report.runs import TASK_FAMILIES, Configuration, short_task_name
 
-CSV_COLUMNS = ("model", "engine", "strategy", "config", "task", "accuracy", "tokens_per_step", "n_samples")
+# limit: the run's `--limit` when it left items of the task out (empty for a full run)
+CSV_COLUMNS = ("model", "engine", "strategy", "config", "task", "accuracy", "tokens_per_step", "n_samples", "limit")
 FAMILY_TITLES = {"waitingline": "Waiting Line", "textwriting": "Text Writing", "puzzles": "Puzzles"}
 
 
@@ -36,14 +38,23 @@ def write_csv(path: Path, configurations: list[Configuration]) -> None:
                 writer.writerow([
                     c.model, c.engine, c.strategy, c.label, task, 100 * result.accuracy, result.tokens_per_step,
                     result.n_samples if result.n_samples is not None else "",
+                    result.limit if result.limit is not None else "",
                     *(result.metrics.get(metric, "") for metric in extra),
                 ])
+
+
+def _config_cell(configuration: Configuration) -> str:
+    """The configuration's label, flagged when it ran with `--limit`."""
+    limit = configuration.limit
+    return configuration.label if limit is None else f"{configuration.label} (--limit {limit:g})"
 
 
 def _cell(configuration: Configuration, task: str) -> str:
     result = configuration.tasks.get(task)
     if result is None:
         return ""
+    if math.isnan(result.tokens_per_step):  # a likelihood task: nothing decoded
+        return f"{100 * result.accuracy:.1f}"
     return f"{100 * result.accuracy:.1f} ({result.tokens_per_step:.2f})"
 
 
@@ -71,13 +82,16 @@ def markdown(configurations: list[Configuration]) -> str:
         lines.append("|---|---|---|" + "---:|" * len(tasks))
         for c in ordered:
             if any(task in c.tasks for task in tasks):
-                lines.append(f"| {c.model} | {c.strategy} | {c.label} | " + " | ".join(_cell(c, t) for t in tasks) + " |")
+                cells = " | ".join(_cell(c, t) for t in tasks)
+                lines.append(f"| {c.model} | {c.strategy} | {_config_cell(c)} | {cells} |")
         lines.append("")
-    lines += ["### Average over the leaderboard tasks", "", "| model | strategy | config | tasks | avg |", "|---|---|---|---:|---:|"]
+    lines += ["### Average over the leaderboard tasks each model ran", "",
+              "| model | strategy | config | tasks | avg |", "|---|---|---|---:|---:|"]
     for model, configs in by_model(configurations).items():
         tasks = benchmark_tasks(configs)
         for c in ordered:
             point = average_point(c, tasks) if c.model == model else None
             if point is not None:
-                lines.append(f"| {c.model} | {c.strategy} | {c.label} | {len(tasks)} | {point[1]:.1f} ({point[0]:.2f}) |")
+                average = f"{point[1]:.1f} ({point[0]:.2f})"
+                lines.append(f"| {c.model} | {c.strategy} | {_config_cell(c)} | {len(tasks)} | {average} |")
     return "\n".join(lines) + "\n"

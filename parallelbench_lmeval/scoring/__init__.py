@@ -5,6 +5,10 @@ unparseable text scores 0 and never raises.
 
 - `lists`: Waiting Line list parsing (lenient and strict) and the per-task rules.
 - `puzzles`: Latin Square and Sudoku.
-- `text`: ROUGE, sentence BLEU, BERTScore and Words-to-Sentence inclusion.
+- `text`: ROUGE, sentence BLEU, BERTScore, Words-to-Sentence inclusion, and the length bound
+  of Text Writing outputs.
 - `grammar`: the grammar score and its two backends (LanguageTool, Harper).
+- `checker_worker`: runs a grammar checker in a worker process, so that its crash or hang cannot
+  take the run down.
+- `scorers`: the `PARALLELBENCH_SCORERS` switch (`paper` or `offline`) and the record of the scorers in use.
 """

@@ -1,0 +1,124 @@
+"""What one step of the loop hands a sampler, and what a sampler asks of the model.
+
+A step is one forward pass (one NFE) for the rows that still decode. The sampler asks for
+predictions at some canvas positions (`Query`); the loop runs the model there, turns the
+logits into probabilities and proposals, and gives the sampler a `Step` to decide what to
+commit (and, for remasking samplers, what to take back).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import torch
+
+from parallelbench_lmeval.decoding.noise import Uniform
+from parallelbench_lmeval.decoding.proposal import propose
+
+
+@dataclass(frozen=True)
+class Block:
+    start: int
+    end: int
+    # tokens committed at each step of a fixed schedule; None = the sampler decides, step by step
+    step_counts: tuple[int, ...] | None = None
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Query:
+    """What the model must predict in one step.
+
+    `positions` [rows, P] are canvas positions. With `mirror`, the model also predicts every
+    position of `block` from a copy of the canvas in which that position alone is hidden
+    (WINO's verification view); those predictions come after the P others.
+    """
+
+    positions: torch.Tensor
+    block: Block
+    mirror: bool = False
+
+
+@dataclass
+class Step:
+    index: int  # the step's number within its block
+    block: Block
+    rows: torch.Tensor  # [R] batch rows taking part
+    canvas: torch.Tensor  # [R, G] their canvases (a copy the sampler may return changed)
+    positions: torch.Tensor  # [R, P] the canvas positions predicted
+    probs: torch.Tensor  # [R, P, V] predictions there (forbidden ids have probability 0)
+    proposal: torch.Tensor  # [R, P] the token proposed at each
+    uniform: Uniform  # the rows' own random numbers
+    mask_id: int
+    mirror_probs: torch.Tensor | None = None  # [R, block length, V] WINO's verification view
+
+    @classmethod
+    def predict(
+        cls,
+        logits: torch.Tensor,
+        query: Query,
+        index: int,
+        rows: torch.Tensor,
+        canvas: torch.Tensor,
+        temperature: float,
+        forbidden_ids: torch.Tensor,
+        uniform: Uniform,
+        mask_id: int,
+        dtype: torch.dtype,
+    ) -> Step:
+        """Probabilities (in `dtype`) and proposals from the model's logits at the query."""
+        logits.index_fill_(-1, forbidden_ids, float("-inf"))
+        probs = logits.to(dtype).softmax(-1)
+        mirror = None
+        if query.mirror:
+            width = query.positions.shape[1]
+            probs, mirror = probs[:, :width], probs[:, width:]
+            logits = logits[:, :width]
+        proposal = propose(logits, probs, temperature, uniform)
+        return cls(index, query.block, rows, canvas, query.positions, probs, proposal, uniform, mask_id, mirror)
+
+    @cached_property
+    def window(self) -> torch.Tensor:
+        """[R, P] the canvas at the predicted positions."""
+        return self.canvas.gather(1, self.positions)
+
+    @cached_property
+    def candidates(self) -> torch.Tensor:
+        """[R, P] predicted positions that are still masked."""
+        return self.window == self.mask_id
+
+    @cached_property
+    def confidence(self) -> torch.Tensor:
+        """[R, P] p(proposal)."""
+        return self.probs.gather(-1, self.proposal.unsqueeze(-1)).squeeze(-1)
+
+    @property
+    def offsets(self) -> torch.Tensor:
+        """[R, P] the positions counted from the start of the block."""
+        return self.positions - self.block.start
+
+    def commit(self, chosen: torch.Tensor, canvas: torch.Tensor | None = None) -> torch.Tensor:
+        """`canvas` (the step's by default) with the proposals written at the `chosen` [R, P] positions."""
+        canvas = self.canvas if canvas is None else canvas
+        return canvas.scatter(1, self.positions, torch.where(chosen, self.proposal, canvas.gather(1, self.positions)))
+
+    def remask(self, chosen: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
+        """`canvas` with the `chosen` [R, P] predicted positions masked again."""
+        values = canvas.gather(1, self.positions).masked_fill(chosen, self.mask_id)
+        return canvas.scatter(1, self.positions, values)
+
+
+def masked_positions(window: torch.Tensor, mask_id: int, count: int) -> torch.Tensor:
+    """The first `count` positions of each row, masked ones first in ascending order (rows
+    with fewer masks are padded with committed positions, which are never candidates)."""
+    committed_first_last = (window != mask_id).to(torch.int8)
+    return committed_first_last.sort(dim=-1, stable=True).indices[:, :count]
+
+
+def gather_positions(values: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """values[b, positions[b, p], :] -> [B, P, D]: what a denoiser returns from full-canvas values."""
+    return values.gather(1, positions.unsqueeze(-1).expand(-1, -1, values.shape[-1]))

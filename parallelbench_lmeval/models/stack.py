@@ -1,0 +1,245 @@
+"""LLaDA's and Dream's transformers run layer by layer from their own modules.
+
+The hub models' forward passes fix things a diffusion decoder needs to choose: LLaDA's takes no
+position ids and refuses key/value caches, and places the queries at the end of the keys;
+Dream's appends new keys at the end of its cache. Running the layers here, with the models' own
+embedding, norms, projections, MLPs and output layer (their weights are untouched), gives:
+
+- position ids counted from each row's first real token, so that left padding changes nothing;
+- any boolean attention mask [B, 1, T, K] (WINO's extended canvas; padding);
+- key/value caches (`KeyValues`): the new tokens can replace a span in the middle of cached
+  keys (Fast-dLLM's dual cache) as well as follow them (prefix cache);
+- the output layer applied only where predictions are needed.
+
+The arithmetic follows each model's code in order and precision (LLaDA rotates queries and
+keys in float32, Dream in the activation dtype); `build_stack` checks the result against the
+model's own forward pass once, at load time, and falls back to that forward when they differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from parallelbench_lmeval.decoding.step import gather_positions
+
+
+@dataclass
+class KeyValues:
+    """Per layer, the (rotated) keys and the values of a batch: [B, kv heads, L, head dim]."""
+
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+
+    def rows(self, rows: torch.Tensor | None) -> KeyValues:
+        if rows is None:
+            return self
+        return KeyValues([k[rows] for k in self.keys], [v[rows] for v in self.values])
+
+    def write(self, rows: torch.Tensor | None, other: KeyValues) -> None:
+        """Stores `other` (for the batch rows `rows`, or all) in place."""
+        for mine, theirs in zip(self.keys + self.values, other.keys + other.values):
+            if rows is None:
+                mine.copy_(theirs)
+            else:
+                mine[rows] = theirs
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    first, second = x.chunk(2, dim=-1)
+    return torch.cat((-second, first), dim=-1)
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """RoPE with (cos, sin) [B, T, head dim] broadcast over the heads of x [B, H, T, head dim]."""
+    return (x * cos.unsqueeze(1)) + (rotate_half(x) * sin.unsqueeze(1))
+
+
+def attend(query, keys, values, mask) -> torch.Tensor:
+    """Bidirectional attention [B, H, T, hd] over keys/values [B, Hkv, K, hd] (grouped heads repeated)."""
+    repeat = query.shape[1] // keys.shape[1]
+    if repeat > 1:
+        keys, values = keys.repeat_interleave(repeat, dim=1), values.repeat_interleave(repeat, dim=1)
+    return F.scaled_dot_product_attention(query, keys, values, attn_mask=mask, dropout_p=0.0, is_causal=False)
+
+
+def merge(new: torch.Tensor, cached: torch.Tensor | None, slot: tuple[int, int] | None) -> torch.Tensor:
+    """The key (or value) sequence of a step: the cached one with the new tokens in [a, b); new
+    tokens beyond the slot (an extension of the canvas) come after the cached ones."""
+    if cached is None:
+        return new
+    a, b = slot
+    inside, beyond = new[:, :, : b - a], new[:, :, b - a :]
+    return torch.cat([cached[:, :, :a], inside, cached[:, :, b:], beyond], dim=2)
+
+
+class Stack(nn.Module):
+    """The transformer of a loaded model, run layer by layer. Subclasses name the modules."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self,
+        ids: torch.Tensor,
+        positions: torch.Tensor,
+        mask: torch.Tensor | None,
+        cache: KeyValues | None = None,
+        slot: tuple[int, int] | None = None,
+        keep: int = 0,
+    ) -> tuple[torch.Tensor, KeyValues | None]:
+        """Hidden states [B, T, D] of `ids` [B, T] at RoPE `positions` [B, T], attending as `mask`
+        [B, 1, T, K] allows (None: everything). With `cache`, the keys and values of the step are
+        the cache's with the new tokens placed at `slot` = (a, b) (see `merge`). With `keep`, the
+        keys and values of the first `keep` tokens are returned, to build a cache from."""
+        hidden = self.embed(ids)
+        kept = KeyValues([], []) if keep else None
+        cos, sin = self.rotary(hidden, positions)
+        for index, layer in enumerate(self.layers):
+            query, key, value = self.projections(layer, hidden, cos, sin)
+            if kept is not None:
+                kept.keys.append(key[:, :, :keep])
+                kept.values.append(value[:, :, :keep])
+            if cache is not None:
+                key, value = merge(key, cache.keys[index], slot), merge(value, cache.values[index], slot)
+            attended = attend(query, key, value, mask)
+            hidden = self.after_attention(layer, hidden, attended)
+        return hidden, kept
+
+    def logits(self, hidden: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """The output layer's logits [B, P, V] at `positions` [B, P] of `hidden` (all when None)."""
+        if positions is not None:
+            hidden = gather_positions(hidden, positions)
+        return self.head(hidden)
+
+    # the model-specific parts
+    layers: list
+
+    def embed(self, ids):
+        raise NotImplementedError
+
+    def rotary(self, hidden, positions):
+        raise NotImplementedError
+
+    def projections(self, layer, hidden, cos, sin):
+        raise NotImplementedError
+
+    def after_attention(self, layer, hidden, attended):
+        raise NotImplementedError
+
+    def head(self, hidden):
+        raise NotImplementedError
+
+
+def split_heads(x: torch.Tensor, heads: int, head_dim: int) -> torch.Tensor:
+    return x.view(*x.shape[:2], heads, head_dim).transpose(1, 2)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], -1)
+
+
+class LladaStack(Stack):
+    """LLaDA / LLaDA 1.5 (`LLaDAModelLM`: model.transformer.{wte, blocks, ln_f, ff_out}, Llama blocks)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__(model)
+        config, transformer = model.config, model.model.transformer
+        self.transformer = transformer
+        self.layers = list(transformer.blocks)
+        self.heads = config.n_heads
+        self.kv_heads = config.n_kv_heads or config.n_heads
+        self.head_dim = config.d_model // config.n_heads
+        self.full_precision_rope = bool(getattr(config, "rope_full_precision", True))
+        exponents = torch.arange(0, self.head_dim, 2, dtype=torch.float) / self.head_dim
+        self.register_buffer("inverse_frequencies", 1.0 / (config.rope_theta**exponents), persistent=False)
+        self.tied = bool(config.weight_tying)
+
+    @staticmethod
+    def supports(model: nn.Module) -> bool:
+        config = getattr(model, "config", None)
+        transformer = getattr(getattr(model, "model", None), "transformer", None)
+        return (
+            transformer is not None and hasattr(transformer, "blocks")
+            and getattr(config, "block_type", None) == "llama" and getattr(config, "rope", False)
+            and not getattr(config, "alibi", False) and not getattr(config, "attention_layer_norm", False)
+            and not getattr(config, "input_emb_norm", False) and not getattr(config, "scale_logits", False)
+            and not getattr(config, "multi_query_attention", False)
+        )
+
+    def embed(self, ids):
+        return self.transformer.wte(ids)
+
+    def rotary(self, hidden, positions):
+        # as LLaDA's RotaryEmbedding: angles and their sines in float32
+        angles = positions.to(torch.float)[..., None] * self.inverse_frequencies.to(hidden.device)
+        angles = torch.cat((angles, angles), dim=-1)
+        return angles.cos(), angles.sin()
+
+    def projections(self, layer, hidden, cos, sin):
+        normed = layer.attn_norm(hidden)
+        query = split_heads(layer.q_proj(normed), self.heads, self.head_dim)
+        key = split_heads(layer.k_proj(normed), self.kv_heads, self.head_dim)
+        value = split_heads(layer.v_proj(normed), self.kv_heads, self.head_dim)
+        dtype = query.dtype
+        if self.full_precision_rope:
+            query, key = query.float(), key.float()
+        query, key = rotate(query, cos.to(query.dtype), sin.to(query.dtype)), rotate(key, cos.to(key.dtype), sin.to(key.dtype))
+        return query.to(dtype), key.to(dtype), value
+
+    def after_attention(self, layer, hidden, attended):
+        hidden = hidden + layer.attn_out(merge_heads(attended))
+        normed = layer.ff_norm(hidden)
+        return hidden + layer.ff_out(layer.act(layer.ff_proj(normed)) * layer.up_proj(normed))
+
+    def head(self, hidden):
+        hidden = self.transformer.ln_f(hidden)
+        return F.linear(hidden, self.transformer.wte.weight) if self.tied else self.transformer.ff_out(hidden)
+
+
+class DreamStack(Stack):
+    """Dream / DiffuCoder (`DreamModel`: model.{embed_tokens, layers, norm, rotary_emb}, lm_head; Qwen2 layers)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__(model)
+        config = model.config
+        self.base = model.model
+        self.layers = list(self.base.layers)
+        self.heads = config.num_attention_heads
+        self.kv_heads = config.num_key_value_heads
+        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+
+    @staticmethod
+    def supports(model: nn.Module) -> bool:
+        base = getattr(model, "model", None)
+        return all(hasattr(base, name) for name in ("embed_tokens", "layers", "norm", "rotary_emb")) and hasattr(
+            model, "lm_head"
+        )
+
+    def embed(self, ids):
+        return self.base.embed_tokens(ids)
+
+    def rotary(self, hidden, positions):
+        return self.base.rotary_emb(hidden, positions)  # (cos, sin) in the activation dtype, as Dream
+
+    def projections(self, layer, hidden, cos, sin):
+        attention = layer.self_attn
+        normed = layer.input_layernorm(hidden)
+        query = split_heads(attention.q_proj(normed), self.heads, self.head_dim)
+        key = split_heads(attention.k_proj(normed), self.kv_heads, self.head_dim)
+        value = split_heads(attention.v_proj(normed), self.kv_heads, self.head_dim)
+        return rotate(query, cos, sin), rotate(key, cos, sin), value
+
+    def after_attention(self, layer, hidden, attended):
+        hidden = hidden + layer.self_attn.o_proj(merge_heads(attended))
+        return hidden + layer.mlp(layer.post_attention_layernorm(hidden))
+
+    def head(self, hidden):
+        return self.model.lm_head(self.base.norm(hidden))
+
+
+STACKS = {"llada": LladaStack, "dream": DreamStack}

@@ -1,0 +1,158 @@
+"""`parallelbench submit RESULTS... --out DIR`: one model's leaderboard submission, checked complete.
+
+The public leaderboard (parallelbench.github.io) reads, per model, `data/leaderboard/<id>.json`
+and `data/figures/<id>/<strategy>.csv` (the formats of `report/leaderboard.py`, byte for byte
+as the published files: CSV with CRLF line ends, JSON with a two-space indent and no final
+newline) and lists the model in `data/metadata.json`. A submission folder holds those files,
+`metadata_entry.json` (the model's entry for `data/metadata.json`) and `submission.json`
+(how every number was produced: package, lm-eval and transformers versions, the model's
+revision, every configuration's decoding options and results files, the scorers).
+
+A submission is refused, with every reason listed, when it could not stand beside the
+published rows: a configuration that lacks one of the 17 tasks, a run made with `--limit`,
+Text Writing scored by anything but the paper's scorers (LanguageTool and roberta-large
+BERTScore), an unknown scorer (results written before scorers were recorded), or a strategy
+with fewer than MIN_CONFIGURATIONS configurations (PBx of a strategy is read off its curve:
+one or two points say little). `--allow_incomplete` writes such a folder anyway, for a look at
+the files, marked `"complete": false` with the reasons.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from parallelbench_lmeval.report.analysis import by_model, by_strategy
+from parallelbench_lmeval.report.leaderboard import write_public_leaderboard
+from parallelbench_lmeval.report.runs import (
+    DLLM_ENGINE,
+    LEADERBOARD_TASK_IDS,
+    Configuration,
+    load_configurations,
+    model_slug,
+)
+
+logger = logging.getLogger(__name__)
+
+MIN_CONFIGURATIONS = 3
+PAPER_GRAMMAR = "languagetool"
+
+
+def submission_problems(configurations: list[Configuration]) -> list[str]:
+    """Why these configurations (one model's) cannot be submitted; empty when they can."""
+    problems = []
+    model = configurations[0].model
+    if any(c.engine != DLLM_ENGINE for c in configurations):
+        problems.append(f"{model} was not decoded by dllm: the leaderboard ranks diffusion decoding strategies")
+    for c in configurations:
+        missing = [task for task in LEADERBOARD_TASK_IDS if task not in c.tasks]
+        if missing:
+            problems.append(f"{c.strategy} {c.label}: lacks {len(missing)} of the 17 tasks ({', '.join(missing)})")
+        if c.limit is not None:
+            problems.append(f"{c.strategy} {c.label}: run with --limit {c.limit:g}, not on every item")
+        for task, result in sorted(c.tasks.items()):
+            scored = result.scored_with
+            if task in LEADERBOARD_TASK_IDS and LEADERBOARD_TASK_IDS[task].startswith("textwriting-"):
+                if not scored:
+                    problems.append(f"{c.strategy} {c.label}: {task} does not record its scorers (results written by "
+                                    "an older version): rerun it")
+                elif scored.get("grammar") != PAPER_GRAMMAR or not scored.get("comparable_with_paper", False):
+                    problems.append(f"{c.strategy} {c.label}: {task} was scored with {scored.get('grammar')} "
+                                    f"grammar and {scored.get('bertscore_model', 'the default')} BERTScore, "
+                                    "not the paper's LanguageTool and roberta-large")
+    for strategy, members in sorted(by_strategy(configurations).items()):
+        if len(members) < MIN_CONFIGURATIONS:
+            problems.append(f"strategy {strategy} has {len(members)} configuration(s); PBx needs at least "
+                            f"{MIN_CONFIGURATIONS} points of its accuracy-versus-tokens-per-step curve")
+    return problems
+
+
+def _scorers(configurations: list[Configuration]) -> dict:
+    return {task: result.scored_with for c in configurations for task, result in sorted(c.tasks.items())
+            if result.scored_with}
+
+
+def submission_record(name: str, configurations: list[Configuration], problems: list[str]) -> dict:
+    """submission.json: how every number of the submission was produced."""
+    runs = [result.run for c in configurations for result in c.tasks.values()]
+    versions = {key: sorted({str(run.get(key)) for run in runs if run.get(key) is not None})
+                for key in ("parallelbench_lmeval_version", "lm_eval_version", "transformers_version", "model_revision")}
+    return {
+        "id": name,
+        "model": configurations[0].model,
+        "complete": not problems,
+        "problems": problems,
+        "versions": versions,
+        "scorers": _scorers(configurations),
+        "strategies": {
+            strategy: [
+                {"config": c.label, "options": c.options,
+                 "results_files": sorted({result.run.get("results_file") for result in c.tasks.values()})}
+                for c in members
+            ]
+            for strategy, members in sorted(by_strategy(configurations).items())
+        },
+    }
+
+
+def metadata_entry(name: str, display_name: str, family: str | None, url: str | None, strategies: list[str]) -> dict:
+    """The model's entry of the site's data/metadata.json (`models` list)."""
+    return {"id": name, "family": family, "displayName": display_name, "url": url, "strategies": strategies}
+
+
+def write_submission(out: Path, configurations: list[Configuration], name: str, display_name: str | None = None,
+                     url: str | None = None, allow_incomplete: bool = False) -> list[Path]:
+    problems = submission_problems(configurations)
+    if problems and not allow_incomplete:
+        raise ValueError("submission refused:\n- " + "\n- ".join(problems))
+    if problems:
+        logger.warning("incomplete submission written (marked complete: false):\n- %s", "\n- ".join(problems))
+    model = configurations[0].model
+    renamed = [Configuration(name, c.engine, c.options, c.tasks, c.sources) for c in configurations]
+    written = write_public_leaderboard(out, renamed, {"thresholds": [80, 75, 70]})
+    families = {result.run.get("family") for c in configurations for result in c.tasks.values()} - {None}
+    entry = metadata_entry(name, display_name or model, families.pop() if len(families) == 1 else None, url,
+                           sorted(by_strategy(configurations)))
+    for file_name, content in (("metadata_entry.json", entry),
+                               ("submission.json", submission_record(name, configurations, problems))):
+        (out / file_name).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+        written.append(out / file_name)
+    return written
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parallelbench submit",
+        description="Write one model's leaderboard submission (leaderboard/<id>.json, figures/<id>/<strategy>.csv, "
+                    "metadata) from lm-eval results folders, refusing an incomplete one with its reasons.",
+    )
+    parser.add_argument("results", nargs="+", type=Path, help="lm-eval output folders (sweeps), searched recursively")
+    parser.add_argument("--out", required=True, type=Path, help="submission folder")
+    parser.add_argument("--model", help="the model to submit (needed when the results hold several)")
+    parser.add_argument("--name", help="its id on the leaderboard (default: a file-safe form of the model name)")
+    parser.add_argument("--display_name", help="its name as the leaderboard shows it (default: the model name)")
+    parser.add_argument("--url", help="a link for the model (e.g. its Hugging Face page)")
+    parser.add_argument("--allow_incomplete", action="store_true",
+                        help="write an incomplete submission anyway, marked complete: false with its reasons")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    models = by_model(load_configurations(args.results))
+    if not models:
+        raise ValueError(f"no lm-eval results (results_*.json) found under {', '.join(map(str, args.results))}")
+    if args.model is None and len(models) > 1:
+        raise ValueError(f"the results hold several models ({', '.join(models)}): choose one with --model")
+    model = args.model or next(iter(models))
+    if model not in models:
+        raise ValueError(f"no results of model {model!r}; found: {', '.join(models)}")
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    written = write_submission(out, models[model], args.name or model_slug(model), args.display_name, args.url,
+                               args.allow_incomplete)
+    print(f"submission of {model} written to {out} ({len(written)} files)")
+    return 0
