@@ -1,23 +1,29 @@
-"""How close the `dllm` decoding loop runs to its physical floor, on a tiny model on the CPU.
+"""How fast the `dllm` engine decodes, on small random-weight models on the CPU.
 
-Prints ratios measured in one run (this machine is shared and noisy, so only ratios
-taken side by side mean anything):
+Prints ratios measured in one run (this machine is shared and noisy, so only ratios taken
+side by side mean anything). Sections (`--sections`, default all):
 
-(a) loop time over the time of the same forward passes run bare (same inputs, same
-    NFE), at batch 1 and 8; the floor is given twice: forward passes that project only
-    the current block onto the vocabulary (what dllm runs) and forward passes that
-    project every position (what LLaDA's reference sampler runs);
-(b) per-sample throughput at batch 8 over batch 1;
-(c) throughput of dllm through lm-eval's request path (sorted, batched) over decoding
-    the same prompts one request at a time with the same loop (the research scripts' way);
-(d) NFE of top-k, threshold and factor configurations against their expected values.
+floor     the loop against its physical floor (tiny BertForMaskedLM, the regime of PERFORMANCE.md):
+          (a) loop time over the same forward passes run bare (same inputs, same NFE), at batch 1
+          and 8, the floor given twice: passes that project only the queried positions onto the
+          vocabulary (what dllm runs) and passes that project every position (what LLaDA's
+          reference sampler runs); (b) batch 8 over batch 1 per sample; (c) dllm's request path
+          (sorted, batched) over one request at a time; (d) NFE against its expected value.
+samplers  every sampler at its reference defaults on a LLaDA stand-in: ms per prompt and mean NFE
+          at batch 1 and 8, and whether batch 8 gave the same tokens.
+cache     Fast-dLLM's caches on a deeper LLaDA stand-in, with prompts as long relative to the canvas
+          as ParallelBench's (the ratio is measured on the 17 tasks' one-shot chat prompts): ms per
+          prompt for cache=none/prefix/dual at batch 1 and 8, the speed-up, and the share of the
+          tokens run through the layers that each mode saves (the forward FLOPs of the transformer
+          body scale with it).
 
-Run: python benchmarks/decoding.py [--prompts 32] [--gen-length 32] [--repeats 3]
+Run: python benchmarks/decoding.py [--sections floor,samplers,cache] [--prompts 32] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -27,30 +33,22 @@ from types import SimpleNamespace
 import torch
 
 from parallelbench_lmeval.models.dllm import DiffusionLM
-from parallelbench_lmeval.tiny_models import tiny_masked_lm
+from parallelbench_lmeval.models.forward import StackForward
+from parallelbench_lmeval.tiny_models import bert_tokenizer, tiny_llada_standin, tiny_masked_lm
+
+SECTIONS = ("floor", "samplers", "cache")
 
 
-def make_prompts(count: int, seed: int = 0) -> list[str]:
-    """`count` prompts of 20-60 words (about as many tokens) from a fixed word list."""
+def make_prompts(count: int, words_from: int = 20, words_to: int = 60, seed: int = 0) -> list[str]:
+    """`count` prompts of `words_from`-`words_to` words (about as many tokens) from a fixed word list."""
     rng = torch.Generator().manual_seed(seed)
     words = "alpha beta gamma delta river stone cloud paper lamp music table garden window ocean".split()
-    lengths = torch.randint(20, 61, (count,), generator=rng).tolist()
+    lengths = torch.randint(words_from, words_to + 1, (count,), generator=rng).tolist()
     return [" ".join(words[i] for i in torch.randint(len(words), (n,), generator=rng).tolist()) for n in lengths]
 
 
 def requests_for(prompts, gen_length, **gen_kwargs):
     return [SimpleNamespace(args=(p, {"until": [], "max_gen_toks": gen_length, **gen_kwargs})) for p in prompts]
-
-
-class RecordingForward:
-    """Wraps the model's denoising forward to record the inputs of every NFE."""
-
-    def __init__(self, forward):
-        self.forward, self.calls = forward, []
-
-    def __call__(self, input_ids, attention_mask, positions):
-        self.calls.append((input_ids.clone(), attention_mask.clone(), positions.clone()))
-        return self.forward(input_ids, attention_mask, positions)
 
 
 def timed(fn) -> float:
@@ -59,17 +57,34 @@ def timed(fn) -> float:
     return time.perf_counter() - started
 
 
+def decode(lm, prompts, gen_length, **options):
+    return lm.generate_until(requests_for(prompts, gen_length, **options), disable_tqdm=True)
+
+
+# ------------------------------------------------------------------ floor
+class RecordingForward:
+    """Wraps the model's forward to record the inputs of every NFE."""
+
+    def __init__(self, forward):
+        self.forward, self.calls = forward, []
+        self.shift, self.caches = forward.shift, forward.caches
+
+    def __call__(self, ids, positions, keys, hidden_at, *args, **kwargs):
+        self.calls.append((ids.clone(), positions.clone(), keys.clone(), hidden_at.clone()))
+        return self.forward(ids, positions, keys, hidden_at, *args, **kwargs)
+
+
 @torch.no_grad()
 def bare_forward_seconds(forward, calls, windowed: bool) -> float:
     """The recorded forward passes again, with nothing else around them."""
 
     def run():
-        for ids, mask, positions in calls:
+        for ids, positions, keys, hidden_at in calls:
             if windowed:
-                forward(ids, mask, positions)
+                forward(ids, positions, keys, hidden_at)
             else:
                 forward.head.positions = None
-                forward.model(ids, attention_mask=mask)
+                forward.full_logits(ids, positions, keys)
 
     return timed(run)
 
@@ -81,78 +96,186 @@ def loop_versus_floor(lm, prompts, gen_length, k, repeats):
     loops, windowed, full = [], [], []
     for _ in range(repeats):
         recorder.calls.clear()
-        loops.append(timed(lambda: lm.generate_until(requests_for(prompts, gen_length, k=k), disable_tqdm=True)))
+        loops.append(timed(lambda: decode(lm, prompts, gen_length, k=k)))
         windowed.append(bare_forward_seconds(recorder.forward, recorder.calls, windowed=True))
         full.append(bare_forward_seconds(recorder.forward, recorder.calls, windowed=False))
     lm.backend._forward = recorder.forward
     return statistics.median(loops), statistics.median(windowed), statistics.median(full)
 
 
-def one_request_at_a_time(lm, prompts, gen_length, k) -> float:
-    return timed(lambda: [lm.generate_until(requests_for([p], gen_length, k=k), disable_tqdm=True) for p in prompts])
-
-
 def expected_nfe_table(lm, prompts, gen_length) -> list[tuple[str, float, str]]:
     """Measured mean NFE for several configurations and what it must be."""
-    rows = []
-    for k in (1, 2, 4, 8):
-        out = lm.generate_until(requests_for(prompts, gen_length, k=k), disable_tqdm=True)
-        rows.append((f"top-k k={k}", statistics.mean(o.stats["nfe"] for o in out), f"{-(-gen_length // k)}"))
-    out = lm.generate_until(requests_for(prompts, gen_length, unmasking="left_to_right", k=4), disable_tqdm=True)
-    rows.append(("left_to_right k=4", statistics.mean(o.stats["nfe"] for o in out), f"{-(-gen_length // 4)}"))
-    out = lm.generate_until(requests_for(prompts, gen_length, steps=5), disable_tqdm=True)
-    rows.append(("steps=5", statistics.mean(o.stats["nfe"] for o in out), "5"))
-    # a random tiny model is never confident: gamma=1 commits one token per step, tiny gamma all at once
-    for label, options, expected in (
+    configurations = [(f"top-k k={k}", {"k": k}, f"{-(-gen_length // k)}") for k in (1, 2, 4, 8)]
+    configurations += [
+        ("left_to_right k=4", {"unmasking": "left_to_right", "k": 4}, f"{-(-gen_length // 4)}"),
+        ("steps=5", {"steps": 5}, "5"),
+        # a random tiny model is never confident: gamma=1 commits one token per step, tiny gamma all at once
         ("threshold 1.0", {"threshold": 1.0}, f"{gen_length}"),
         ("threshold 1e-9", {"threshold": 1e-9}, "1"),
         ("threshold 1e-9, 4 blocks", {"threshold": 1e-9, "block_length": gen_length // 4}, "4"),
         ("factor 1e-6", {"factor": 1e-6}, f"{gen_length}"),
         ("factor 1e9", {"factor": 1e9}, "1"),
-    ):
-        out = lm.generate_until(requests_for(prompts, gen_length, **options), disable_tqdm=True)
-        rows.append((label, statistics.mean(o.stats["nfe"] for o in out), expected))
-    return rows
+    ]
+    return [(label, statistics.mean(o.stats["nfe"] for o in decode(lm, prompts, gen_length, **options)), expected)
+            for label, options, expected in configurations]
+
+
+def floor_section(folder: Path, prompts, gen_length, repeats) -> None:
+    model_dir = tiny_masked_lm(folder / "tiny_bert")
+    models = {b: DiffusionLM(pretrained=str(model_dir), device="cpu", batch_size=b) for b in (1, 8)}
+    for lm in models.values():  # load weights and warm up outside the timings
+        decode(lm, prompts[:8], gen_length, k=8)
+    print(f"[floor] tiny BertForMaskedLM (2 layers, width 64, vocab 30522), {len(prompts)} prompts of 20-60 words, "
+          f"gen_length {gen_length}, confidence, greedy, torch threads {torch.get_num_threads()}\n")
+    print("(a) loop time / bare forward passes (same inputs, same NFE)")
+    print(f"{'k':>3} {'batch':>5} {'ms/prompt':>10} {'loop/windowed floor':>20} {'loop/full-logits floor':>23}")
+    per_sample = {}
+    for k in (1, 4):
+        for batch, lm in models.items():
+            loop, windowed, full = loop_versus_floor(lm, prompts, gen_length, k, repeats)
+            per_sample[(k, batch)] = loop / len(prompts)
+            print(f"{k:>3} {batch:>5} {1000 * loop / len(prompts):>10.1f} {loop / windowed:>20.3f} {loop / full:>23.3f}")
+    print("\n(b) per-sample throughput, batch 8 over batch 1")
+    for k in (1, 4):
+        print(f"  k={k}: {per_sample[(k, 1)] / per_sample[(k, 8)]:.2f}x")
+    print("\n(c) dllm (lm-eval requests, sorted by length, batch 8) over one request at a time, same loop")
+    for k in (1, 4):
+        batched = timed(lambda k=k: decode(models[8], prompts, gen_length, k=k))
+        single = timed(lambda k=k: [decode(models[1], [p], gen_length, k=k) for p in prompts])
+        print(f"  k={k}: {single / batched:.2f}x the throughput")
+    print("\n(d) mean NFE per sample against the expected value")
+    for label, measured, expected in expected_nfe_table(models[8], prompts, gen_length):
+        print(f"  {label:<26} measured {measured:6.2f}   expected {expected}")
+    print()
+
+
+# ------------------------------------------------------------------ samplers
+SAMPLER_CONFIGURATIONS = [
+    ("confidence k=1", {}),
+    ("confidence-threshold 0.9", {"threshold": 0.9}),
+    ("eb (gamma 0.01)", {"sampler": "eb"}),
+    ("pc k=1", {"sampler": "pc", "pc_frequencies": "uniform"}),
+    ("wino (extended canvas)", {"sampler": "wino"}),
+    ("wino (plain canvas)", {"sampler": "wino", "wino_canvas": "plain"}),
+    ("slowfast", {"sampler": "slowfast"}),
+    ("klass", {"sampler": "klass"}),
+    ("dus (one block)", {"sampler": "dus"}),
+    ("rcr k=1", {"sampler": "rcr"}),
+    ("remdm k=1", {"sampler": "remdm"}),
+]
+
+
+def samplers_section(folder: Path, prompts, gen_length, repeats) -> None:
+    model_dir = tiny_llada_standin(folder / "tiny_llada")
+    models = {b: DiffusionLM(pretrained=str(model_dir), device="cpu", trust_remote_code=True, batch_size=b)
+              for b in (1, 8)}
+    for lm in models.values():
+        decode(lm, prompts[:8], gen_length, k=8)
+    print(f"[samplers] LLaDA stand-in (2 layers, width 64, vocab 30592, output layer x6), {len(prompts)} prompts of "
+          f"20-60 words, gen_length {gen_length}, greedy, reference defaults\n")
+    print(f"{'sampler':<26} {'ms/prompt b1':>12} {'ms/prompt b8':>12} {'b1/b8':>6} {'NFE':>6} {'same tokens':>12}")
+    for label, options in SAMPLER_CONFIGURATIONS:
+        seconds, outputs = {}, {}
+        for batch, lm in models.items():
+            runs = []
+            for _ in range(repeats):
+                runs.append(timed(lambda lm=lm, batch=batch: outputs.__setitem__(batch, decode(lm, prompts, gen_length, **options))))
+            seconds[batch] = statistics.median(runs) / len(prompts)
+        nfe = statistics.mean(o.stats["nfe"] for o in outputs[8])
+        same = [str(o) for o in outputs[1]] == [str(o) for o in outputs[8]]
+        print(f"{label:<26} {1000 * seconds[1]:>12.1f} {1000 * seconds[8]:>12.1f} {seconds[1] / seconds[8]:>6.2f} "
+              f"{nfe:>6.2f} {str(same):>12}")
+    print()
+
+
+# ------------------------------------------------------------------ cache
+def prompt_to_canvas_ratio(limit: int = 10) -> tuple[float, int]:
+    """Mean prompt tokens over canvas tokens on ParallelBench's 17 tasks, one-shot chat prompts as
+    the paper runs them (BERT tokenizer, the tiny models' chat template), and the mean prompt length."""
+    from lm_eval.tasks import TaskManager
+
+    from parallelbench_lmeval.registration import ensure_registered
+    from parallelbench_lmeval.tiny_models import CHAT_TEMPLATE
+
+    ensure_registered()
+    os.environ.setdefault("PARALLELBENCH_SCORERS", "offline")  # only the prompts are needed here
+    tokenizer = bert_tokenizer()
+    tokenizer.chat_template = CHAT_TEMPLATE
+    tasks = TaskManager().load(["parallelbench"])["tasks"]
+    ratios, lengths = [], []
+    for task in tasks.values():
+        task.build_all_requests(limit=limit, apply_chat_template=True, fewshot_as_multiturn=True,
+                                chat_template=lambda history, add_generation_prompt=True: tokenizer.apply_chat_template(
+                                    history, tokenize=False, add_generation_prompt=add_generation_prompt))
+        canvas = task.config.generation_kwargs["max_gen_toks"]
+        for instance in task.instances:
+            length = len(tokenizer(instance.args[0], add_special_tokens=False)["input_ids"])
+            ratios.append(length / canvas)
+            lengths.append(length)
+    return statistics.mean(ratios), round(statistics.mean(lengths))
+
+
+class CountingForward(StackForward):
+    """The stack forward, counting the tokens it runs through the layers."""
+
+    def __init__(self, forward: StackForward):
+        super().__init__(forward.stack, forward.shift)
+        self.tokens = 0
+
+    def __call__(self, ids, *args, **kwargs):
+        self.tokens += ids.numel()
+        return super().__call__(ids, *args, **kwargs)
+
+
+def cache_section(folder: Path, count: int, gen_length, repeats, block_length: int) -> None:
+    ratio, mean_length = prompt_to_canvas_ratio()
+    words = max(1, round(ratio * gen_length))
+    prompts = make_prompts(count, words_from=int(words * 0.8), words_to=int(words * 1.2), seed=1)
+    model_dir = tiny_llada_standin(folder / "deeper_llada", d_model=384, n_layers=8, n_heads=6, mlp_hidden_size=1024)
+    print(f"[cache] LLaDA stand-in (8 layers, width 384, vocab 30592); ParallelBench's one-shot chat prompts average "
+          f"{mean_length} tokens, {ratio:.1f}x their canvas: {count} prompts of ~{words} words, gen_length "
+          f"{gen_length}, blocks of {block_length}, greedy\n")
+    print(f"{'decoding':<30} {'batch':>5} {'ms/prompt':>10} {'speed-up':>9} {'layer tokens saved':>19} {'NFE':>6}")
+    for label, options in (("confidence k=1", {"k": 1}), ("confidence threshold 0.9", {"threshold": 0.9})):
+        for batch in (1, 8):
+            base = None
+            for cache in ("none", "prefix", "dual"):
+                lm = DiffusionLM(pretrained=str(model_dir), device="cpu", trust_remote_code=True, batch_size=batch)
+                decode(lm, prompts[:2], gen_length, k=8)  # load and warm up
+                counter = CountingForward(lm.backend.forward)
+                lm.backend._forward = counter
+                runs = [timed(lambda: decode(lm, prompts, gen_length, cache=cache, block_length=block_length, **options))
+                        for _ in range(repeats)]
+                tokens = counter.tokens / repeats
+                outputs = decode(lm, prompts, gen_length, cache=cache, block_length=block_length, **options)
+                seconds = statistics.median(runs) / len(prompts)
+                if cache == "none":
+                    base = (seconds, tokens)
+                print(f"{label + ', cache=' + cache:<30} {batch:>5} {1000 * seconds:>10.1f} {base[0] / seconds:>8.2f}x "
+                      f"{1 - tokens / base[1]:>18.0%} {statistics.mean(o.stats['nfe'] for o in outputs):>6.2f}")
+    print()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated among {', '.join(SECTIONS)}")
     parser.add_argument("--prompts", type=int, default=32)
     parser.add_argument("--gen-length", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--block-length", type=int, default=8, help="block length of the cache section")
     args = parser.parse_args()
-
+    sections = [s for s in args.sections.split(",") if s]
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown section(s) {unknown}; allowed: {', '.join(SECTIONS)}")
     prompts = make_prompts(args.prompts)
     with tempfile.TemporaryDirectory() as folder:
-        model_dir = tiny_masked_lm(Path(folder) / "tiny")
-        models = {b: DiffusionLM(pretrained=str(model_dir), device="cpu", batch_size=b) for b in (1, 8)}
-        for lm in models.values():  # load weights and warm up outside the timings
-            lm.generate_until(requests_for(prompts[:8], args.gen_length, k=8), disable_tqdm=True)
-
-        print(f"tiny BertForMaskedLM (2 layers, width 64, vocab 30522), {args.prompts} prompts of 20-60 words, "
-              f"gen_length {args.gen_length}, confidence, greedy, torch threads {torch.get_num_threads()}\n")
-        print("(a) loop time / bare forward passes (same inputs, same NFE)")
-        print(f"{'k':>3} {'batch':>5} {'ms/prompt':>10} {'loop/windowed floor':>20} {'loop/full-logits floor':>23}")
-        per_sample = {}
-        for k in (1, 4):
-            for batch, lm in models.items():
-                loop, windowed, full = loop_versus_floor(lm, prompts, args.gen_length, k, args.repeats)
-                per_sample[(k, batch)] = loop / len(prompts)
-                print(f"{k:>3} {batch:>5} {1000 * loop / len(prompts):>10.1f} {loop / windowed:>20.3f} {loop / full:>23.3f}")
-
-        print("\n(b) per-sample throughput, batch 8 over batch 1")
-        for k in (1, 4):
-            print(f"  k={k}: {per_sample[(k, 1)] / per_sample[(k, 8)]:.2f}x")
-
-        print("\n(c) dllm (lm-eval requests, sorted by length, batch 8) over one request at a time, same loop")
-        for k in (1, 4):
-            batched = timed(lambda k=k: models[8].generate_until(requests_for(prompts, args.gen_length, k=k), disable_tqdm=True))
-            single = one_request_at_a_time(models[1], prompts, args.gen_length, k)
-            print(f"  k={k}: {single / batched:.2f}x the throughput")
-
-        print("\n(d) mean NFE per sample against the expected value")
-        for label, measured, expected in expected_nfe_table(models[8], prompts, args.gen_length):
-            print(f"  {label:<26} measured {measured:6.2f}   expected {expected}")
+        if "floor" in sections:
+            floor_section(Path(folder), prompts, args.gen_length, args.repeats)
+        if "samplers" in sections:
+            samplers_section(Path(folder), prompts, args.gen_length, args.repeats)
+        if "cache" in sections:
+            cache_section(Path(folder), min(args.prompts, 16), args.gen_length, args.repeats, args.block_length)
 
 
 if __name__ == "__main__":

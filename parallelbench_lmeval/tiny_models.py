@@ -59,9 +59,10 @@ def tiny_dream_standin(path: Path, seed: int = 0) -> Path:
     return _save(Qwen2ForCausalLM(config), path)
 
 
-def tiny_llada_standin(path: Path, seed: int = 0, sharpness: float = 6.0) -> Path:
-    """A 2-layer model of LLaDA's architecture (`standins/llada.py`), loaded like LLaDA through
-    `trust_remote_code` from the code copied next to its weights. Mask id 103 ([MASK] of the
+def tiny_llada_standin(path: Path, seed: int = 0, sharpness: float = 6.0, d_model: int = 64, n_layers: int = 2,
+                       n_heads: int = 4, mlp_hidden_size: int = 128) -> Path:
+    """A small model of LLaDA's architecture (`standins/llada.py`; 2 layers of width 64 by default),
+    loaded like LLaDA through `trust_remote_code` from the code copied next to its weights. Mask id 103 ([MASK] of the
     BERT tokenizer), vocabulary padded to 30,592 as LLaDA pads its own to a multiple of 128.
     The output layer is scaled by `sharpness`: random weights otherwise predict nearly uniform
     distributions, under which no confidence threshold is ever reached."""
@@ -70,7 +71,8 @@ def tiny_llada_standin(path: Path, seed: int = 0, sharpness: float = 6.0) -> Pat
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    config = llada.LladaStandInConfig(eos_token_id=102, pad_token_id=0)
+    config = llada.LladaStandInConfig(d_model=d_model, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_heads,
+                                      mlp_hidden_size=mlp_hidden_size, eos_token_id=102, pad_token_id=0)
     model = llada.LladaStandInModel(config)
     for parameter in model.parameters():  # wider weights than the default init: sharper predictions
         if parameter.dim() > 1:

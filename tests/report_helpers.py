@@ -17,12 +17,13 @@ STANDIN_TASK = "pb_report_standin"
 
 
 def write_run(root: Path, model: str, engine: str, model_args, gen_kwargs, tasks: dict, date: str,
-              items: dict | None = None, limit: float | None = None) -> Path:
+              items: dict | None = None, limit: float | None = None, scored_with: dict | None = None) -> Path:
     """An lm-eval output folder `root/<model>/results_<date>.json` (+ samples files).
 
     tasks: {task: (accuracy fraction, tokens per step or None, max_gen_toks)}
     items: {task: [(doc_id, score, tokens per step or None)]}
     limit: the run's `--limit`, recorded as lm-eval does (a float; the tasks have 100 items)
+    scored_with: {task: record} what scored a Text Writing task, as task_yamls/utils.py records it
     """
     folder = root / model.replace("/", "__")
     folder.mkdir(parents=True, exist_ok=True)
@@ -33,12 +34,14 @@ def write_run(root: Path, model: str, engine: str, model_args, gen_kwargs, tasks
             results[task]["tokens_per_step,none"] = tps
         configs[task] = {"task": task, "output_type": "generate_until",
                          "generation_kwargs": {"until": [], "max_gen_toks": gen_length}}
+        if scored_with and task in scored_with:
+            configs[task]["dataset_kwargs"] = {"scored_with": scored_with[task]}
     config = {"model": engine, "model_args": model_args, "gen_kwargs": gen_kwargs,
               "limit": None if limit is None else float(limit)}
     # lm-eval's rule: below 1 a fraction of the items, else a count
     effective = 100 if limit is None else min(100, math.ceil(100 * limit) if limit < 1 else int(limit))
     if engine == "dllm":
-        config["dllm"] = {"pretrained": model}
+        config["dllm"] = {"pretrained": model, "family": "llada", "package_version": "0.2.0", "revision": "abc123"}
     payload = {
         "results": results,
         "groups": {},

@@ -164,8 +164,10 @@ def build_forward(model: nn.Module, family: str) -> ModelForward:
     at = torch.arange(8, device=ids.device).unsqueeze(0)
     expected = gather_positions(own.full_logits(ids, positions, keys).float(), at)
     logits, _ = stack(ids, positions, keys, at)
-    tolerance = 1e-4 if next(model.parameters()).dtype == torch.float32 else 5e-2
-    if not torch.allclose(logits.float(), expected, atol=tolerance, rtol=tolerance):
+    # rounding differs between the two computations: compare relative to the size of the logits
+    tolerance = 1e-4 if next(model.parameters()).dtype == torch.float32 else 2e-2
+    scale = expected.abs().max().clamp(min=1.0).item()
+    if not torch.allclose(logits.float(), expected, atol=tolerance * scale, rtol=tolerance):
         logger.warning("%s: its layers run one by one do not reproduce its logits (max difference %.3g); "
                        "using its own forward (no key/value cache)", type(model).__name__,
                        (logits.float() - expected).abs().max().item())

@@ -40,6 +40,11 @@ def write_report(paths, out: Path, aliases: dict[str, str] | None = None, with_p
     configurations = load_configurations(paths, aliases)
     if not configurations:
         raise ValueError(f"no lm-eval results (results_*.json) found under {', '.join(map(str, paths))}")
+    return write_report_of(configurations, out, with_plots)
+
+
+def write_report_of(configurations, out: Path, with_plots: bool = True) -> dict:
+    """The report of configurations already read (see `runs.load_configurations`)."""
     out.mkdir(parents=True, exist_ok=True)
     tables.write_csv(out / "tasks.csv", configurations)
     (out / "tasks.md").write_text(tables.markdown(configurations), encoding="utf-8")

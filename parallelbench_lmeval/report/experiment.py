@@ -146,15 +146,15 @@ def configurations(entry: ModelEntry) -> list[dict]:
     return sweeps.build_configs(entry.grids, entry.configs)
 
 
-def display_names(settings: dict, entries: list[ModelEntry]) -> dict[str, str]:
-    """How the report names each model (its entry name), keyed as lm-eval names it in results."""
+def entry_configurations(output: Path, entry: ModelEntry) -> list:
+    """The results of one model entry, under the entry's name (lm-eval names a model after its
+    pretrained/model argument, which two entries may share)."""
     from lm_eval.loggers.evaluation_tracker import GeneralConfigTracker
 
-    aliases = {}
-    for entry in entries:
-        recorded = GeneralConfigTracker._get_model_name(entry.model_args) or entry.model
-        aliases[recorded] = entry.name
-    return aliases
+    from parallelbench_lmeval.report.runs import load_configurations
+
+    recorded = GeneralConfigTracker._get_model_name(entry.model_args) or entry.model
+    return load_configurations([output / entry.name], {recorded: entry.name})
 
 
 def check_experiment(settings: dict, entries: list[ModelEntry]) -> tuple[dict[str, list[dict]], object]:
@@ -191,7 +191,7 @@ def check_experiment(settings: dict, entries: list[ModelEntry]) -> tuple[dict[st
 
 def run_experiment(settings: dict, entries: list[ModelEntry]) -> Path | None:
     """Runs every model's configurations (finished ones are skipped), then writes the report."""
-    from parallelbench_lmeval.report.cli import write_report
+    from parallelbench_lmeval.report.cli import write_report_of
 
     planned, task_manager = check_experiment(settings, entries)
     output = Path(settings["output_path"])
@@ -201,7 +201,7 @@ def run_experiment(settings: dict, entries: list[ModelEntry]) -> Path | None:
     if not settings["report"]:
         return None
     report = output / "report"
-    write_report([output / entry.name for entry in entries], report, display_names(settings, entries))
+    write_report_of([c for entry in entries for c in entry_configurations(output, entry)], report)
     return report
 
 

@@ -200,7 +200,8 @@ def _task_point(task: str):
 
 
 def _all_tasks(configurations: list[Configuration]) -> list[str]:
-    present = {t for c in configurations for t in c.tasks}
+    """Tasks with a measured tokens per step (likelihood tasks decode nothing, so they have no curve)."""
+    present = {t for c in configurations for t, result in c.tasks.items() if not math.isnan(result.tokens_per_step)}
     return [t for t in LEADERBOARD_TASK_IDS if t in present] + sorted(present - set(LEADERBOARD_TASK_IDS))
 
 
