@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The paper's decoding grids on the ideal model of Section 4 (`--model dllm --model_args pretrained=ideal`),
-# over the Waiting Line and Puzzle tasks, then the full report. Offline, CPU only, under 2 minutes on 2 cores.
+# and of every other method (WINO, SlowFast, KLASS, DUS, EB, PC, RCR, ReMDM), over the Waiting Line and
+# Puzzle tasks, then the full report. Offline, CPU only, a few minutes on 2 cores.
 #
 #   bash examples/ideal_sweep.sh [RESULTS_DIR] [REPORT_DIR]
 #
@@ -22,4 +23,7 @@ common=(--model dllm --model_args pretrained=ideal
 # semi-autoregressive block lengths at k = 2 (paper Fig. 5; the y-axis of Fig. 6)
 "$PYTHON" -m parallelbench_lmeval.cli sweep "${common[@]}" --grid semi_ar --unmasking random,confidence \
     --block_lengths 2,4,8,16
+# the other methods the leaderboard ranks, and the paper's remasking samplers
+"$PYTHON" -m parallelbench_lmeval.cli sweep "${common[@]}" --grid wino --grid wino_plain --grid slowfast --grid klass \
+    --grid dus --grid eb --grid pc --grid rcr --grid remdm
 "$PYTHON" -m parallelbench_lmeval.cli report "$RESULTS" --out "$REPORT"

@@ -8,9 +8,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The tests' models are tiny: intra-op threads gain nothing, and on a shared machine threads that
+# wait on each other made decoding about 12x slower (also for the lm_eval subprocesses: inherited).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Text Writing tasks start their scorers when built: offline ones here (Harper, packaged MiniLM)
 for _name, _value in offline_scoring_env().items():
     os.environ.setdefault(_name, _value)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +35,10 @@ def tiny_dream_dir(tmp_path_factory):
     from parallelbench_lmeval.tiny_models import tiny_dream_standin
 
     return tiny_dream_standin(tmp_path_factory.mktemp("tiny_dream"))
+
+
+@pytest.fixture(scope="session")
+def tiny_llada_dir(tmp_path_factory):
+    from parallelbench_lmeval.tiny_models import tiny_llada_standin
+
+    return tiny_llada_standin(tmp_path_factory.mktemp("tiny_llada"))

@@ -111,3 +111,22 @@ def test_lm_eval_runs_the_ideal_model(monkeypatch):
     assert results["parallelbench_reverse"]["score,none"] == 1.0
     assert results["parallelbench_sudoku"]["score,none"] == 1.0
     assert 0 < results["parallelbench_shuffle"]["score,none"] < 1
+
+
+def test_positions_left_masked_drop_out_of_the_answer():
+    # DUS never revisits the tokens it re-masks: their ids (the mask id, past the alphabet) must not
+    # crash the rendering, and the rest of the answer is still written
+    config, items = released("copy")
+    problem = parse_prompt(prompt(config["prompt"], items[0], chat=False))
+    ids = list(range(problem.length))
+    ids[1] = len(problem.alphabet)
+    assert problem.render(ids) == problem.render(ids[:1] + ids[2:])
+
+
+@pytest.mark.parametrize("sampler", ["wino", "slowfast", "klass", "dus", "eb", "pc", "rcr", "remdm"])
+def test_every_sampler_decodes_the_released_items(sampler):
+    contexts = [prompt(released(task)[0]["prompt"], released(task)[1][0], chat=False) for task in ("copy", "shuffle", "sudoku")]
+    options = {"block_length": 4} if sampler == "dus" else {"pc_frequencies": "uniform"} if sampler == "pc" else {}
+    config = DecodingConfig.from_options(gen_length=32, sampler=sampler, **options)
+    output = IdealBackend().generate(contexts, config, [torch.Generator().manual_seed(0)])
+    assert len(output.texts) == 3 and all(nfe >= 1 for nfe in output.nfe)

@@ -69,3 +69,9 @@ def test_bertscore_settings(monkeypatch):
     monkeypatch.delenv(text.BERTSCORE_LAYERS_ENV)
     with pytest.raises(ValueError, match="'/models/minilm' has no known default layer: set PARALLELBENCH_BERTSCORE_LAYERS"):
         text.bertscore_settings()
+
+
+def test_sentence_bleu_of_a_copy_is_exactly_one():
+    # sacrebleu's geometric mean gives 100.00000000000004 here: 1 - BLEU would dip below 0
+    sentence = "Any idea of what sweater this is?"
+    assert text.sentence_bleu(sentence, sentence) == 1.0

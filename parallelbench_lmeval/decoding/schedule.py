@@ -56,7 +56,8 @@ def dilated_levels(length: int, base: int) -> list[list[int]]:
     if leftover:
         levels.append(leftover)
     if len(levels) >= 2 and len(levels[-1]) < len(levels[-2]):
-        levels[-2] = levels[-2] + levels.pop()
+        last = levels.pop()
+        levels[-1] = levels[-1] + last
     return levels
 
 

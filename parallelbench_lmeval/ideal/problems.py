@@ -43,7 +43,9 @@ class Problem:
         return self.distribution.length
 
     def render(self, ids: Sequence[int]) -> str:
-        return RENDERERS[self.layout]([self.alphabet[i] for i in ids])
+        """The answer text; a position left masked (DUS never revisits the tokens it re-masks) has
+        an id past the alphabet and drops out, as a model's mask tokens drop out of its text."""
+        return RENDERERS[self.layout]([self.alphabet[i] for i in ids if i < len(self.alphabet)])
 
 
 def _enumerated(task: str, answers: list[tuple[str, ...]], layout: str) -> Problem:

@@ -83,9 +83,11 @@ def _sentence_bleu_metric():
 def sentence_bleu(text: str, reference: str) -> float:
     """Sentence BLEU in [0, 1]: 13a tokens, up to 4-grams, no smoothing, brevity penalty.
 
-    No effective-order shortcut either: an output without a matching 4-gram scores 0.
+    No effective-order shortcut either: an output without a matching 4-gram scores 0. Clipped:
+    sacrebleu's geometric mean can round past 100 (an exact copy scores 100.00000000000004).
     """
-    return _sentence_bleu_metric().sentence_score(text, [reference]).score / 100.0
+    score = _sentence_bleu_metric().sentence_score(text, [reference]).score / 100.0
+    return min(max(score, 0.0), 1.0)
 
 
 def includes_all(text: str, words: Sequence[str]) -> bool:

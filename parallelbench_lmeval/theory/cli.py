@@ -157,7 +157,7 @@ def plot(directory: Path, curves: dict, thresholds: dict, correlation: list[list
     return paths
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parallelbench theory", description=__doc__)
     parser.add_argument("--max-n", type=int, default=10, help="longest list in the curves (default 10)")
     parser.add_argument("--trials", type=int, default=500, help="decodings per point, as one batch (default 500)")
@@ -165,6 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold-n", type=int, default=10, help="list length of the threshold sweep (default 10)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", type=Path, metavar="DIR", help="also write the figures as PNG files into DIR")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     for name in ("max_n", "trials", "table_n", "threshold_n"):
         if getattr(args, name) < (3 if name != "trials" else 1):

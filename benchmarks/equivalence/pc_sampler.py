@@ -1,0 +1,115 @@
+"""Adapter for NEUIR/PC-Sampler's `src/generate.py`: PC-Sampler and its EB-Sampler.
+
+    python benchmarks/tiny_checkpoints.py llada --code /work/refs/llada_hub --out /tmp/eq/llada
+    python benchmarks/reference_equivalence.py /work/refs/NEUIR__PC-Sampler /tmp/eq/llada
+
+`generate_with_pc_sampler(model, prompt, steps, gen_length, block_length, lambd, alpha,
+baseline_name, remasking)`: LLaDA's top-k schedule per block, positions ordered by
+exp(-lambd i) min(alpha, -c ln f(x0)), i the position in the block, f a token's frequency in a
+reference corpus and c the confidence (`remasking='low_confidence'`) or a uniform number
+(`remasking='random'`). Ours: `sampler=pc unmasking=confidence|random pc_lambda pc_alpha
+pc_frequencies steps block_length`. Both read the same frequency table: ParallelBench-lmeval's
+packaged LLaDA corpus counts, written in PC-Sampler's JSON format for the reference's
+`load_baseline` (which our engine reads too, given the file).
+
+`generate_with_eb_sampler(model, prompt, gamma, gen_length)`: EB-Sampler on the whole canvas,
+masked positions by ascending entropy (nats), the longest prefix whose entropy minus its largest
+stays within gamma, at least one. Ours: `sampler=eb unmasking=entropy eb_gamma` (one block).
+
+Random order: the reference draws a (1, L) uniform from torch's global RNG per step
+(generate.py:307); our engine draws one number per masked position of the block from the
+prompt's own generator. The reference runs with `EngineDraws` as its module's `torch`, which puts
+our engine's draws at those positions (every other value gets score -inf, generate.py:323).
+
+No mask-logit suppression in this reference: the checkpoint never predicts [MASK] (its output
+row is zero, see tiny_checkpoints.py), which our engine never proposes. Not covered: temperature
+> 0, cfg_scale > 0, and the repository's other samplers (linear_position, entropy, margin, its
+LLaDA ReMDM: ParallelBench's ReMDM is compared by the parallelbench adapter).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+
+from equivalence.common import Case, CountingModel, EngineDraws, import_file
+from parallelbench_lmeval.decoding.frequencies import DATA_DIR
+
+REFERENCE_FILE = "src/generate.py"
+GEN_LENGTH = 32
+# (lambda, alpha, steps, block_length): the evaluation scripts' lambda and alpha, the function's
+# defaults, and one between, over one to four blocks
+PC_SETTINGS = ((0.25, 10.0, 32, 32), (1.0, 1.0, 16, 16), (0.5, 3.0, 16, 8))
+# gamma in nats: the scripts' 0.01, the function's default 0.1, and a loose bound
+EB_GAMMAS = (0.01, 0.1, 1.0)
+REMASKING = {"confidence": "low_confidence", "random": "random"}
+
+
+def generate_file(reference: Path) -> Path:
+    return reference if reference.is_file() else reference / REFERENCE_FILE
+
+
+def detect(reference: Path) -> bool:
+    file = generate_file(reference)
+    return file.is_file() and "def generate_with_pc_sampler" in file.read_text(encoding="utf-8")
+
+
+def frequency_table() -> Path:
+    """The packaged LLaDA token counts as PC-Sampler's baseline JSON (its `load_baseline` format)."""
+    packaged = json.loads(gzip.open(DATA_DIR / "llada.json.gz", "rt", encoding="utf-8").read())
+    path = Path(tempfile.gettempdir()) / "pc_sampler_reference_llada.json"
+    path.write_text(json.dumps({"num_token": packaged["num_token"], "p_baseline_dict": packaged["counts"]}))
+    return path
+
+
+def cases(reference: Path, model_dir: Path) -> list[Case]:
+    module = import_file(generate_file(reference), "pc_sampler_reference_generate")
+    table = str(frequency_table())
+
+    def pc_case(unmasking: str, lam: float, alpha: float, steps: int, block_length: int) -> Case:
+        def run(model, prompt_ids: list[int]) -> tuple[list[int], int]:
+            counted = CountingModel(model)
+            mask_id = model.config.mask_token_id
+            if unmasking == "random":
+                module.torch = EngineDraws(counted, mask_id, len(prompt_ids), GEN_LENGTH, block_length)
+            try:
+                out = module.generate_with_pc_sampler(
+                    counted, torch.tensor([prompt_ids]), steps=steps, gen_length=GEN_LENGTH, block_length=block_length,
+                    lambd=lam, alpha=alpha, baseline_name=table, remasking=REMASKING[unmasking], mask_id=mask_id)
+            finally:
+                module.torch = torch
+            return out[0, len(prompt_ids):].tolist(), counted.calls
+
+        return Case(
+            method=f"PC-Sampler ({unmasking})",
+            setting=f"gen={GEN_LENGTH} block={block_length} steps={steps} lambda={lam:g} alpha={alpha:g}",
+            options={"gen_length": GEN_LENGTH, "sampler": "pc", "unmasking": unmasking, "pc_lambda": lam,
+                     "pc_alpha": alpha, "pc_frequencies": table, "steps": steps, "block_length": block_length},
+            reference=run,
+            reference_file=REFERENCE_FILE,
+            note="same draws: our engine's at the block's masks (generate.py:307)" if unmasking == "random" else "",
+        )
+
+    def eb_case(gamma: float) -> Case:
+        def run(model, prompt_ids: list[int]) -> tuple[list[int], int]:
+            counted = CountingModel(model)
+            out = module.generate_with_eb_sampler(counted, torch.tensor([prompt_ids]), gamma=gamma,
+                                                  gen_length=GEN_LENGTH, mask_id=model.config.mask_token_id)
+            return out[0, len(prompt_ids):].tolist(), counted.calls
+
+        return Case(
+            method="EB-Sampler",
+            setting=f"gen={GEN_LENGTH} gamma={gamma:g}",
+            options={"gen_length": GEN_LENGTH, "sampler": "eb", "unmasking": "entropy", "eb_gamma": gamma},
+            reference=run,
+            reference_file=REFERENCE_FILE,
+        )
+
+    return [
+        *(pc_case(unmasking, *setting) for unmasking in REMASKING for setting in PC_SETTINGS),
+        *(eb_case(gamma) for gamma in EB_GAMMAS),
+    ]

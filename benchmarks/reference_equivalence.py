@@ -1,0 +1,101 @@
+"""Token identity of our decoding engine with a reference implementation, on a tiny checkpoint.
+
+    python benchmarks/reference_equivalence.py REFERENCE_PATH MODEL_DIR [--prompts 10] [--methods ...] [--kind ...]
+
+REFERENCE_PATH is a checkout (or a file) of the reference implementation; the adapter whose
+`detect` recognises its files (or the one `--kind` names) lists the cases that reference
+covers. MODEL_DIR is a model folder built by `benchmarks/tiny_checkpoints.py` from the
+reference's model code. Every case decodes the same prompts with the reference (one prompt
+at a time) and with our engine (all prompts in one batch), and the script prints a markdown
+table: how many prompts gave identical generated ids and identical NFE. Exit status 1 on any
+mismatch. `--methods` keeps the cases whose method contains one of the given words.
+
+The adapters (`benchmarks/equivalence/`, one per reference) say in their docstrings what they
+run and every deliberate difference. Examples, with checkpoints from benchmarks/tiny_checkpoints.py:
+
+    # ML-GSAI/LLaDA generate.py, on a LLaDA built from the hub code
+    python benchmarks/reference_equivalence.py /work/refs/ML-GSAI__LLaDA /tmp/eq/llada
+    # NVlabs/Fast-dLLM llada/generate.py (threshold, prefix and dual caches), on its own model code
+    python benchmarks/reference_equivalence.py /work/refs/NVlabs__Fast-dLLM /tmp/eq/fast_dllm
+    # a folder of hub remote code: our caches against our uncached decoding (a self-check), and
+    # for Dream the hub's own diffusion_generate where it is our algorithm
+    python benchmarks/reference_equivalence.py /work/refs/llada_hub /tmp/eq/llada
+    python benchmarks/reference_equivalence.py /work/refs/dream_hub /tmp/eq/dream
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+import torch
+
+import equivalence
+from equivalence.common import CaseRunner, format_table, make_prompts
+
+
+def adapters() -> dict:
+    """Every adapter module of the `equivalence` package, by name."""
+    return {
+        info.name: importlib.import_module(f"equivalence.{info.name}")
+        for info in pkgutil.iter_modules(equivalence.__path__)
+        if info.name != "common"
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("reference", type=Path, help="the reference implementation's folder (or file)")
+    parser.add_argument("model_dir", type=Path, help="a tiny checkpoint built from the reference's model code")
+    parser.add_argument("--prompts", type=int, default=10, help="prompts per case (default 10)")
+    parser.add_argument("--methods", nargs="+", help="keep only cases whose method contains one of these words")
+    parser.add_argument("--kind", help="the adapter to use, instead of detecting it from the reference's files")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: tiny models gain nothing from more, and on a busy machine "
+                             "threads waiting for each other make them several times slower)")
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
+
+    available = adapters()
+    if args.kind is not None and args.kind not in available:
+        parser.error(f"unknown --kind {args.kind!r}; allowed: {', '.join(sorted(available))}")
+    if not args.reference.exists():
+        parser.error(f"no such reference path: {args.reference}")
+    if not (args.model_dir / "config.json").is_file():
+        parser.error(f"{args.model_dir} is not a model folder (no config.json); build one with benchmarks/tiny_checkpoints.py")
+    if args.prompts < 1:
+        parser.error(f"--prompts must be at least 1, got {args.prompts}")
+    if args.kind is None:
+        matching = [name for name, adapter in available.items() if adapter.detect(args.reference)]
+        if len(matching) != 1:
+            found = ", ".join(matching) or "none"
+            parser.error(f"cannot tell which reference {args.reference} is (matching adapters: {found}); "
+                         f"give --kind, one of {', '.join(sorted(available))}")
+        args.kind = matching[0]
+
+    cases = available[args.kind].cases(args.reference, args.model_dir)
+    if args.methods:
+        cases = [case for case in cases if any(word in case.method for word in args.methods)]
+        if not cases:
+            parser.error(f"no case of {args.kind} matches --methods {' '.join(args.methods)}")
+
+    import transformers
+
+    runner = CaseRunner(args.model_dir, make_prompts(transformers.AutoTokenizer.from_pretrained(args.model_dir), args.prompts))
+    rows = []
+    for case in cases:
+        row = runner.run(case)
+        rows.append(row)
+        status = "ok" if row.passed else f"MISMATCH ({row.first_difference})"
+        print(f"{case.method} [{case.setting}]: {status}", file=sys.stderr, flush=True)
+    print(format_table(rows))
+    return 0 if all(row.passed for row in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
