@@ -78,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
                          f"give --kind, one of {', '.join(sorted(available))}")
         args.kind = matching[0]
 
-    cases = available[args.kind].cases(args.reference, args.model_dir)
+    try:
+        cases = available[args.kind].cases(args.reference, args.model_dir)
+    except ValueError as error:  # the reference and the model folder do not go together
+        parser.error(str(error))
     if args.methods:
         cases = [case for case in cases if any(word in case.method for word in args.methods)]
         if not cases:

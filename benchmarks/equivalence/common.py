@@ -32,7 +32,7 @@ import torch
 # reference(model, prompt_ids) -> (generated ids, forward passes)
 Reference = Callable[[object, list[int]], tuple[list[int], int]]
 
-# sentences of the prompts, cut to mixed lengths; every word is in the BERT vocabulary
+# the prompts' texts, of mixed lengths; every word is in the BERT vocabulary
 PROMPT_TEXTS = (
     "What is the capital of France?",
     "Sort these numbers in ascending order: 42, 7, 19, 3, 88, 51.",
@@ -56,7 +56,7 @@ def prompt_seed(index: int) -> int:
 
 
 def make_prompts(tokenizer, count: int) -> list[list[int]]:
-    """`count` prompts of mixed lengths (about 2 to 50 tokens): even ones through the model's chat
+    """`count` prompts of mixed lengths (1 to about 40 tokens): even ones through the model's chat
     template, odd ones plain text; no special tokens added (the chat template carries its own)."""
     prompts = []
     for index in range(count):

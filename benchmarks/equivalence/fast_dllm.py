@@ -9,8 +9,9 @@ patched LLaDA model (`llada/model/modeling_llada.py`, imported by generate.py), 
 checkpoint's weights; ours runs the checkpoint's copy of the same code with `cache=none|prefix|dual`
 (cache_refresh=0: the cache is rebuilt at block starts only, as Fast-dLLM does). Settings: top-k
 (`steps`) and `threshold` (the best position plus every other one at or above the threshold,
-generate.py:252-260), low-confidence order; random order at temperature 0 with our engine's draws
-(`EngineDraws`; the reference draws a (1, L) uniform per step, generate.py:244).
+generate.py:252-260), low-confidence or random order, argmax or Gumbel-max proposals; random
+order and Gumbel noise with our engine's draws (`EngineDraws`; the reference draws a (1, L)
+uniform per step for the order, generate.py:244, and a (1, L, V) one for the noise, :34).
 
 Deliberate differences:
 - NFE: after a block start's full forward pass has already completed the block (threshold mode),
@@ -34,20 +35,22 @@ from equivalence.common import Case, CountingModel, EngineDraws, import_file
 REFERENCE_FILE = "llada/generate.py"
 GEN_LENGTH = 32
 FUNCTIONS = {"none": "generate", "prefix": "generate_with_prefix_cache", "dual": "generate_with_dual_cache"}
-# (cache, remasking, steps or None, threshold or None, block_length)
+# (cache, remasking, steps or None, threshold or None, block_length, temperature)
 SETTINGS = (
-    ("none", "low_confidence", 16, None, 8),
-    ("none", "low_confidence", None, 0.9, 8),
-    ("prefix", "low_confidence", 16, None, 8),
-    ("prefix", "low_confidence", None, 0.9, 8),
-    ("prefix", "low_confidence", None, 0.7, 32),
-    ("prefix", "low_confidence", None, 0.5, 4),  # block starts that complete their block
-    ("prefix", "random", 16, None, 8),
-    ("dual", "low_confidence", 16, None, 8),
-    ("dual", "low_confidence", 12, None, 16),  # uneven quotas 3, 3, 3, 3, 2, 2
-    ("dual", "low_confidence", None, 0.9, 8),
-    ("dual", "low_confidence", None, 0.5, 4),
-    ("dual", "random", 16, None, 8),
+    ("none", "low_confidence", 16, None, 8, 0.0),
+    ("none", "low_confidence", None, 0.9, 8, 0.0),
+    ("none", "low_confidence", 16, None, 8, 1.0),
+    ("prefix", "low_confidence", 16, None, 8, 0.0),
+    ("prefix", "low_confidence", None, 0.9, 8, 0.0),
+    ("prefix", "low_confidence", None, 0.7, 32, 0.0),
+    ("prefix", "low_confidence", None, 0.5, 4, 0.0),  # block starts that complete their block
+    ("prefix", "random", 16, None, 8, 0.0),
+    ("dual", "low_confidence", 16, None, 8, 0.0),
+    ("dual", "low_confidence", 12, None, 16, 0.0),  # uneven quotas 3, 3, 3, 3, 2, 2
+    ("dual", "low_confidence", None, 0.9, 8, 0.0),
+    ("dual", "low_confidence", None, 0.5, 4, 0.0),
+    ("dual", "random", 16, None, 8, 0.0),
+    ("dual", "low_confidence", 16, None, 8, 1.0),
 )
 UNMASKING = {"low_confidence": "confidence", "random": "random"}
 
@@ -88,7 +91,8 @@ def cases(reference: Path, model_dir: Path) -> list[Case]:
     def load_fast_dllm_model(folder: Path):
         return module.LLaDAModelLM.from_pretrained(folder, dtype=torch.float32).eval()
 
-    def case(cache: str, remasking: str, steps: int | None, threshold: float | None, block_length: int) -> Case:
+    def case(cache: str, remasking: str, steps: int | None, threshold: float | None, block_length: int,
+             temperature: float) -> Case:
         num_blocks = GEN_LENGTH // block_length
         # steps is only used in top-k mode; in threshold mode Fast-dLLM's scripts pass one step per block
         reference_steps = steps if steps is not None else num_blocks
@@ -100,7 +104,7 @@ def cases(reference: Path, model_dir: Path) -> list[Case]:
             try:
                 out, nfe = getattr(module, FUNCTIONS[cache])(
                     counted, torch.tensor([prompt_ids]), steps=reference_steps, gen_length=GEN_LENGTH,
-                    block_length=block_length, temperature=0.0, remasking=remasking, mask_id=mask_id,
+                    block_length=block_length, temperature=temperature, remasking=remasking, mask_id=mask_id,
                     threshold=threshold)
             finally:
                 module.torch = torch
@@ -109,15 +113,16 @@ def cases(reference: Path, model_dir: Path) -> list[Case]:
 
         rule = f"steps={steps}" if threshold is None else f"threshold={threshold}"
         options = {"gen_length": GEN_LENGTH, "unmasking": UNMASKING[remasking], "block_length": block_length,
-                   "cache": cache, **({"steps": steps} if threshold is None else {"threshold": threshold})}
+                   "cache": cache, "temperature": temperature,
+                   **({"steps": steps} if threshold is None else {"threshold": threshold})}
         notes = []
         if cache != "none" and threshold is not None:
             notes.append("reference NFE without its idle pass after a completed block (generate.py:154-168, :219-230)")
-        if remasking == "random":
-            notes.append("same draws: our engine's at the block's masks (generate.py:244)")
+        if remasking == "random" or temperature > 0:
+            notes.append("same draws: our engine's at the block's masks (generate.py:34, :244)")
         return Case(
             method=f"{FUNCTIONS[cache]}, {remasking}",
-            setting=f"gen={GEN_LENGTH} block={block_length} {rule}",
+            setting=f"gen={GEN_LENGTH} block={block_length} {rule} T={temperature:g}",
             options=options,
             reference=run,
             reference_file=REFERENCE_FILE,
