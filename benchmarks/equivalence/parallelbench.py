@@ -18,14 +18,19 @@ package. On a LLaDA checkpoint the cases are the LLaDA methods, each against our
 - RCR, `models/local/generate_rcr.py` with `remasking='rcr', overtime_conf=True`: `sampler=rcr`;
 - ReMDM, `model/local/generate_remdm.py`: `sampler=remdm`.
 
-On a Dream checkpoint the case is KLASS for Dream, `models/local/dream/klass_sample.py` (it replaces
-Dream's `_sample`; its helpers `sample_tokens` and `DreamModelOutput` come from the module
-`dream_model_utils`, a copy of Dream's own `generation_utils.py`, which is not in the reference
-checkout: the checkpoint's `generation_utils.py` stands in for it).
+On a Dream checkpoint the case is KLASS for Dream, `models/local/dream/klass_sample.py`, which
+replaces Dream's `_sample` and decodes the whole canvas as one block: `sampler=klass` without
+`block_length`. Its helpers `sample_tokens` and `DreamModelOutput` come from ParallelBench's
+`dream_model_utils`, a copy of Dream's own `generation_utils.py` that is not in the reference
+checkout: the checkpoint's `generation_utils.py` stands in for it. Two details differ from ours and
+the LLaDA file, both only on exact ties: a position is ready at confidence >= the threshold
+(klass_sample.py:134; > elsewhere), and the fallback picks the position of highest float32
+confidence (klass_sample.py:149-157; ours float64).
 
 ParallelBench loads LLaDA with its forward patched so that the mask token's logit is -inf
 (`models/local/llada/llada_model.py:53-72`, also in the paper-era release that ran RCR and ReMDM):
-the LLaDA references run on the same wrapper here. Its Dream model has no such patch.
+the LLaDA references run on the same wrapper here. Its Dream wrapper (`dream_model.py`) patches no
+logits, so the Dream reference runs on the plain model.
 
 Deliberate differences of our engine, none of which the settings here reach (so the tables show
 none): KLASS's fallback can overwrite decoded tokens when its top-k quota exceeds the masks left
@@ -115,12 +120,14 @@ def adaptive_case(function: Callable, method: str, key: str, setting: str, field
     config holds `fields` besides the lengths (ParallelBench derives block = steps = max_tokens)."""
     gen_config = SimpleNamespace(**{"max_tokens": GEN_LENGTH, "block_length": GEN_LENGTH, "steps": None,
                                     "temperature": 0.0, **fields})
-    return llada_case(method, key, setting, options, lambda model, prompt, mask_id: function(model, prompt, gen_config, mask_id))
+    return llada_case(method, key, setting, options,
+                      lambda model, prompt, mask_id: function(model, prompt, gen_config, mask_id))
 
 
 def wino_case(wino_generate_llada: Callable, threshold: float, back: float, block: int) -> Case:
     return adaptive_case(
-        wino_generate_llada, "WINO (narrow, plain canvas)", "wino", f"block={block} threshold={threshold:g} back={back:g}",
+        wino_generate_llada, "WINO (narrow, plain canvas)", "wino",
+        f"block={block} threshold={threshold:g} back={back:g}",
         {"wino_threshold": threshold, "wino_threshold_back": back, "block_length": block},
         {"sampler": "wino", "wino_canvas": "plain", "wino_threshold": threshold, "wino_threshold_back": back,
          "block_length": block})
@@ -137,7 +144,8 @@ def slowfast_case(slowfast_generate_llada: Callable, high: float, cycle: float, 
 
 def klass_case(klass_generate_llada: Callable, conf: float, kl: float, history: int, block: int) -> Case:
     return adaptive_case(
-        klass_generate_llada, "KLASS", "klass", f"block={block} steps={GEN_LENGTH} conf={conf:g} kl={kl:g} history={history}",
+        klass_generate_llada, "KLASS", "klass",
+        f"block={block} steps={GEN_LENGTH} conf={conf:g} kl={kl:g} history={history}",
         {"conf_threshold": conf, "kl_threshold": kl, "kl_history_length": history, "block_length": block,
          "steps": GEN_LENGTH},
         {"sampler": "klass", "klass_conf_threshold": conf, "klass_kl_threshold": kl, "klass_kl_history": history,
@@ -155,8 +163,9 @@ def rcr_case(generate_rcr: Callable, steps: int, block: int) -> Case:
     return llada_case(
         "RCR", "rcr", f"block={block} steps={steps}",
         {"sampler": "rcr", "steps": steps, "block_length": block},
-        lambda model, prompt, mask_id: generate_rcr(model, prompt, steps=steps, gen_length=GEN_LENGTH, block_length=block,
-                                                    remasking="rcr", overtime_conf=True, mask_id=mask_id))
+        lambda model, prompt, mask_id: generate_rcr(model, prompt, steps=steps, gen_length=GEN_LENGTH,
+                                                    block_length=block, remasking="rcr", overtime_conf=True,
+                                                    mask_id=mask_id))
 
 
 def remdm_case(generate_remdm: Callable, steps: int, block: int, revisions: int, number: int) -> Case:
@@ -210,7 +219,7 @@ def dream_cases(root: Path, model_dir: Path) -> list[Case]:
             {"gen_length": GEN_LENGTH, "sampler": "klass", "klass_conf_threshold": conf, "klass_kl_threshold": kl,
              "klass_kl_history": history},
             run, FILES["klass_dream"],
-            note="ready at conf >= threshold (klass_sample.py:134), ours and the LLaDA file >: differ on exact ties only",
+            note="ready at conf >= threshold (klass_sample.py:134), ours >: differ on exact ties only",
         )
 
     return [case(*setting) for setting in ((0.9, 0.01, 2), (0.7, 0.01, 2), (0.6, 0.05, 3))]
@@ -222,4 +231,5 @@ def cases(reference: Path, model_dir: Path) -> list[Case]:
         return dream_cases(reference, model_dir)
     if model_type.lower() == "llada":
         return llada_cases(reference)
-    raise ValueError(f"{model_dir}: model_type {model_type!r}; ParallelBench's methods run on llada or Dream checkpoints")
+    raise ValueError(f"{model_dir}: model_type {model_type!r}; ParallelBench's methods run on a llada or Dream "
+                     "checkpoint")

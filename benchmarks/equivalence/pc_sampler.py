@@ -42,8 +42,9 @@ from parallelbench_lmeval.decoding.frequencies import DATA_DIR
 REFERENCE_FILE = "src/generate.py"
 GEN_LENGTH = 32
 # (lambda, alpha, steps, block_length): the evaluation scripts' lambda and alpha, the function's
-# defaults, and one between, over one to four blocks
-PC_SETTINGS = ((0.25, 10.0, 32, 32), (1.0, 1.0, 16, 16), (0.5, 3.0, 16, 8))
+# defaults (there the position term decides nearly alone), and a weak position term with a high
+# clamp (there the calibrated score decides), over one to four blocks
+PC_SETTINGS = ((0.25, 10.0, 32, 32), (1.0, 1.0, 16, 16), (0.05, 20.0, 16, 8))
 # gamma in nats: the scripts' 0.01, the function's default 0.1, and a loose bound
 EB_GAMMAS = (0.01, 0.1, 1.0)
 REMASKING = {"confidence": "low_confidence", "random": "random"}
