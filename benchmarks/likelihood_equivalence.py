@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from equivalence.common import Engine, import_file, load_hub_model
+from equivalence.common import Engine, add_threads_option, import_file, load_hub_model, use_threads
 from parallelbench_lmeval.likelihood import elbo_pass, log_likelihood
 
 TOLERANCE = 1e-5
@@ -137,13 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mc-nums", type=int, nargs="+", default=[16, 64, 256, 1024],
                         help="mc_num values of the convergence table (default 16 64 256 1024)")
     parser.add_argument("--mc-batch", type=int, default=8, help="masked copies per pass in the convergence table")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1: tiny models gain nothing from more, and on a busy machine "
-                             "threads waiting for each other make them several times slower)")
+    add_threads_option(parser)
     args = parser.parse_args(argv)
-    if args.threads < 1:
-        parser.error(f"--threads must be at least 1, got {args.threads}")
-    torch.set_num_threads(args.threads)
+    use_threads(parser, args)
     bad = [n for n in args.mc_nums if n < 2 * args.mc_batch or n % args.mc_batch]
     if bad:
         parser.error(f"--mc-nums {bad}: each must be a multiple of --mc-batch {args.mc_batch}, at least two passes")

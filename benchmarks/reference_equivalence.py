@@ -31,10 +31,8 @@ import pkgutil
 import sys
 from pathlib import Path
 
-import torch
-
 import equivalence
-from equivalence.common import CaseRunner, format_table, make_prompts
+from equivalence.common import CaseRunner, add_threads_option, format_table, make_prompts, use_threads
 
 
 def adapters() -> dict:
@@ -53,13 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", type=int, default=10, help="prompts per case (default 10)")
     parser.add_argument("--methods", nargs="+", help="keep only cases whose method contains one of these words")
     parser.add_argument("--kind", help="the adapter to use, instead of detecting it from the reference's files")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1: tiny models gain nothing from more, and on a busy machine "
-                             "threads waiting for each other make them several times slower)")
+    add_threads_option(parser)
     args = parser.parse_args(argv)
-    if args.threads < 1:
-        parser.error(f"--threads must be at least 1, got {args.threads}")
-    torch.set_num_threads(args.threads)
+    use_threads(parser, args)
 
     available = adapters()
     if args.kind is not None and args.kind not in available:

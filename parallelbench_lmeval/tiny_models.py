@@ -90,15 +90,19 @@ def tiny_llada_standin(path: Path, seed: int = 0, sharpness: float = 6.0, d_mode
 BUILDERS = {"masked_lm": tiny_masked_lm, "dream": tiny_dream_standin, "llada": tiny_llada_standin}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m parallelbench_lmeval.tiny_models {masked_lm,dream,llada} FOLDER`: a tiny model to try `dllm` offline."""
+def build_parser():
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m parallelbench_lmeval.tiny_models", description=main.__doc__)
     parser.add_argument("family", choices=list(BUILDERS))
     parser.add_argument("folder", type=Path)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m parallelbench_lmeval.tiny_models {masked_lm,dream,llada} FOLDER`: a tiny model to try `dllm` offline."""
+    args = build_parser().parse_args(argv)
     BUILDERS[args.family](args.folder, seed=args.seed)
     load_hint = {"dream": ",family=dream", "llada": ",trust_remote_code=True"}.get(args.family, "")
     print(f"wrote {args.family} to {args.folder}: --model_args pretrained={args.folder}{load_hint}")

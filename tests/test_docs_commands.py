@@ -173,12 +173,9 @@ def check_experiment_file(arguments: list[str]) -> None:
 
 def check_python(arguments: list[str], earlier: list[str]) -> None:
     if arguments[:2] == ["-m", "parallelbench_lmeval.tiny_models"]:
-        from parallelbench_lmeval import tiny_models
+        from parallelbench_lmeval.tiny_models import build_parser
 
-        parser = argparse.ArgumentParser()
-        parser.add_argument("family", choices=list(tiny_models.BUILDERS))
-        parser.add_argument("folder")
-        parser.parse_args(arguments[2:])
+        build_parser().parse_args(arguments[2:])
         return
     script = REPO / arguments[0]
     assert script.is_file() and script.parts[-2] in ("benchmarks", "tests"), f"{arguments[0]}: no such script"

@@ -41,6 +41,15 @@ def timed(function, *args):
     return result, time.monotonic() - start
 
 
+def scored_in_time(task, outputs: dict[str, str]):
+    """(label, scores) of each output on the task's first item, each scored within the hang bound."""
+    doc = task.test_docs()[0]
+    for label, output in outputs.items():
+        scores, seconds = timed(task.process_results, doc, [output])
+        assert seconds < HANG_BOUND_S, (label, seconds)
+        yield label, scores
+
+
 def assert_scores_in_unit_interval(scores: dict) -> None:
     for metric, value in scores.items():
         assert isinstance(value, float) and not math.isnan(value) and 0.0 <= value <= 1.0, (metric, value)
@@ -52,13 +61,10 @@ def assert_scores_in_unit_interval(scores: dict) -> None:
 @pytest.mark.parametrize("name", TEXT_WRITING_TASKS)
 def test_issue_inputs_score_zero_on_every_text_writing_task_with_harper(tasks, name):
     task = tasks[name]
-    doc = task.test_docs()[0]
-    for label, output in ISSUE_INPUTS.items():
-        scores, seconds = timed(task.process_results, doc, [output])
-        assert seconds < HANG_BOUND_S, (label, seconds)
+    for label, scores in scored_in_time(task, ISSUE_INPUTS):
         assert set(scores) == set(task.aggregation()) - {"nfe", "tokens_per_step", "gen_tokens", "decode_seconds"}
         assert set(scores.values()) == {0.0}, (label, scores)
-    assert task.process_results(doc, [CLEAN_SENTENCE])["grammar"] == 1.0  # the run goes on, scoring normally
+    assert task.process_results(task.test_docs()[0], [CLEAN_SENTENCE])["grammar"] == 1.0  # the run goes on, scoring normally
 
 
 def test_the_bound_is_2000_characters():
@@ -275,11 +281,9 @@ def test_issue_inputs_never_reach_languagetool(languagetool_server, monkeypatch)
     for name in names:
         task = built[name]
         assert task.config.dataset_kwargs["scored_with"]["languagetool_url"] == languagetool_server.url
-        doc = task.test_docs()[0]
-        for label, output in ISSUE_INPUTS.items():
-            scores, seconds = timed(task.process_results, doc, [output])
-            assert seconds < HANG_BOUND_S and set(scores.values()) == {0.0}, (name, label, scores)
-        assert task.process_results(doc, ["I saw the dog."])["grammar"] == 1.0
+        for label, scores in scored_in_time(task, ISSUE_INPUTS):
+            assert set(scores.values()) == {0.0}, (name, label, scores)
+        assert task.process_results(task.test_docs()[0], ["I saw the dog."])["grammar"] == 1.0
     assert languagetool_server.checked == ["I saw the dog."] * len(names)
 
 
@@ -302,9 +306,5 @@ ADVERSARIAL_MEGABYTES = {
 
 @pytest.mark.parametrize("name", LIST_AND_PUZZLE_TASKS)
 def test_megabyte_outputs_through_list_and_puzzle_tasks(tasks, name):
-    task = tasks[name]
-    doc = task.test_docs()[0]
-    for label, output in ADVERSARIAL_MEGABYTES.items():
-        scores, seconds = timed(task.process_results, doc, [output])
-        assert seconds < HANG_BOUND_S, (label, seconds)
+    for _, scores in scored_in_time(tasks[name], ADVERSARIAL_MEGABYTES):
         assert_scores_in_unit_interval(scores)

@@ -50,6 +50,19 @@ PROMPT_TEXTS = (
 )
 
 
+def add_threads_option(parser) -> None:
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: tiny models gain nothing from more, and on a busy machine "
+                             "threads waiting for each other make them several times slower)")
+
+
+def use_threads(parser, args) -> None:
+    """Applies `--threads` (see add_threads_option), refusing a count below 1."""
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
+
+
 def prompt_seed(index: int) -> int:
     """The seed of prompt `index`, for the reference (global RNG) and for our engine (its generator)."""
     return 1000 + index
