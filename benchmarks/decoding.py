@@ -11,11 +11,14 @@ floor     the loop against its physical floor (tiny BertForMaskedLM, the regime 
           (sorted, batched) over one request at a time; (d) NFE against its expected value.
 samplers  every sampler at its reference defaults on a LLaDA stand-in: ms per prompt and mean NFE
           at batch 1 and 8, and whether batch 8 gave the same tokens.
-cache     Fast-dLLM's caches on a deeper LLaDA stand-in, with prompts as long relative to the canvas
-          as ParallelBench's (the ratio is measured on the 17 tasks' one-shot chat prompts): ms per
-          prompt for cache=none/prefix/dual at batch 1 and 8, the speed-up, and the share of the
-          tokens run through the layers that each mode saves (the forward FLOPs of the transformer
-          body scale with it).
+cache     Fast-dLLM's caches on two deeper LLaDA stand-ins, with prompts as long relative to the
+          canvas as ParallelBench's (the ratio is measured on the 17 tasks' one-shot chat prompts):
+          ms per prompt for cache=none/prefix/dual at batch 1 and 8, the speed-up, and the share of
+          the tokens run through the layers that each mode saves (the forward FLOPs of the
+          transformer body scale with it). One stand-in has BERT's vocabulary, whose output layer
+          weighs almost as much as the body; the other keeps LLaDA-8B's share of the output layer.
+          For each, the median time of a pass by its width: a pass of a few tokens costs far more
+          than its share of the tokens (every pass reads all the weights), which bounds the speed-up.
 
 Run: python benchmarks/decoding.py [--sections floor,samplers,cache] [--prompts 32] [--repeats 3]
 """
@@ -215,44 +218,103 @@ def prompt_to_canvas_ratio(limit: int = 10) -> tuple[float, int]:
     return statistics.mean(ratios), round(statistics.mean(lengths))
 
 
-class CountingForward(StackForward):
-    """The stack forward, counting the tokens it runs through the layers."""
+class TimedForward(StackForward):
+    """The stack forward, recording for each pass the tokens it runs through the layers, its time
+    and whether it read a cache."""
 
     def __init__(self, forward: StackForward):
         super().__init__(forward.stack, forward.shift)
-        self.tokens = 0
+        self.passes: list[tuple[int, float, bool]] = []
 
-    def __call__(self, ids, *args, **kwargs):
-        self.tokens += ids.numel()
-        return super().__call__(ids, *args, **kwargs)
+    def __call__(self, ids, *args, cache=None, **kwargs):
+        started = time.perf_counter()
+        result = super().__call__(ids, *args, cache=cache, **kwargs)
+        self.passes.append((ids.numel(), time.perf_counter() - started, cache is not None))
+        return result
+
+
+def output_layer_share(d_model: int, n_layers: int, mlp: int, vocabulary: int) -> float:
+    """Weights of the output layer over those of the transformer body (attention and MLP) of a
+    LLaDA-architecture model: the share of a pass's work that caching cannot remove."""
+    return vocabulary * d_model / (n_layers * (4 * d_model**2 + 3 * d_model * mlp))
+
+
+# LLaDA-8B-Instruct's config.json: d_model 4096, 32 layers, mlp_hidden_size 12288, vocabulary 126,464
+LLADA_8B_SHARE = output_layer_share(4096, 32, 12288, 126464)
+# the cache section's two stand-ins: BERT's full vocabulary makes the output layer about as large as
+# the whole body, so a pass has a large part that no cache removes; the second keeps LLaDA-8B's share
+CACHE_STANDINS = {
+    "bert-vocabulary": {"d_model": 384, "n_layers": 8, "n_heads": 6, "mlp_hidden_size": 1024},
+    "llada-8b-shares": {"d_model": 384, "n_layers": 8, "n_heads": 6, "mlp_hidden_size": 1152, "vocab_size": 2944},
+}
+
+
+def prompts_of_tokens(tokenizer, tokens: int, count: int) -> list[str]:
+    """`count` prompts of about `tokens` tokens (within +-20%) under `tokenizer`."""
+    sample = make_prompts(1, 400, 400, seed=2)[0]
+    tokens_per_word = len(tokenizer(sample, add_special_tokens=False)["input_ids"]) / 400
+    words = tokens / tokens_per_word
+    return make_prompts(count, words_from=round(0.8 * words), words_to=round(1.2 * words), seed=1)
+
+
+def pass_times(batch: int, runs: dict[str, list]) -> str:
+    """Median time of the passes of the k=1 runs by the tokens they ran: a pass of few tokens is
+    not proportionally cheaper (the weights are read once per pass whatever its width), which
+    bounds what a cache can save per pass."""
+
+    def median_ms(passes, tokens, cached):
+        return 1000 * statistics.median(s for t, s, c in passes if t == tokens and c == cached)
+
+    full = max(t for t, _, _ in runs["none"])
+    parts = [f"uncached {full} tokens {median_ms(runs['none'], full, False):.1f} ms"]
+    for cache in ("prefix", "dual"):
+        widths = sorted({t for t, _, c in runs[cache] if c})
+        parts.append(f"{cache}-cached " + ", ".join(f"{t} tokens {median_ms(runs[cache], t, True):.1f} ms"
+                                                    for t in sorted({widths[0], widths[-1]})))
+    return f"batch {batch}, median time of a pass (k=1 runs): " + "; ".join(parts)
 
 
 def cache_section(folder: Path, count: int, gen_length, repeats, block_length: int) -> None:
+    from transformers import AutoTokenizer
+
     ratio, mean_length = prompt_to_canvas_ratio()
-    words = max(1, round(ratio * gen_length))
-    prompts = make_prompts(count, words_from=int(words * 0.8), words_to=int(words * 1.2), seed=1)
-    model_dir = tiny_llada_standin(folder / "deeper_llada", d_model=384, n_layers=8, n_heads=6, mlp_hidden_size=1024)
-    print(f"[cache] LLaDA stand-in (8 layers, width 384, vocab 30592); ParallelBench's one-shot chat prompts average "
-          f"{mean_length} tokens, {ratio:.1f}x their canvas: {count} prompts of ~{words} words, gen_length "
-          f"{gen_length}, blocks of {block_length}, greedy\n")
-    print(f"{'decoding':<30} {'batch':>5} {'ms/prompt':>10} {'speed-up':>9} {'layer tokens saved':>19} {'NFE':>6}")
-    for label, options in (("confidence k=1", {"k": 1}), ("confidence threshold 0.9", {"threshold": 0.9})):
-        for batch in (1, 8):
-            base = None
-            for cache in ("none", "prefix", "dual"):
+    print(f"[cache] ParallelBench's one-shot chat prompts average {mean_length} tokens, {ratio:.1f}x their canvas: "
+          f"{count} prompts of ~{round(ratio * gen_length)} tokens, gen_length {gen_length}, blocks of {block_length}, "
+          f"greedy, median of {repeats} runs, torch threads {torch.get_num_threads()}")
+    for name, shape in CACHE_STANDINS.items():
+        model_dir = tiny_llada_standin(folder / name, **shape)
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        prompts = prompts_of_tokens(tokenizer, round(ratio * gen_length), count)
+        measured = statistics.mean(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts)
+        vocabulary = len(tokenizer)
+        share = output_layer_share(shape["d_model"], shape["n_layers"], shape["mlp_hidden_size"], -(-vocabulary // 128) * 128)
+        print(f"\nstand-in {name}: LLaDA architecture, {shape['n_layers']} layers, width {shape['d_model']}, MLP "
+              f"{shape['mlp_hidden_size']}, vocabulary {vocabulary:,}: output layer {share:.0%} of the body's weights "
+              f"(LLaDA-8B: {LLADA_8B_SHARE:.1%}); prompts {measured:.0f} tokens on average\n")
+        print(f"{'decoding':<36} {'batch':>5} {'ms/prompt':>10} {'speed-up':>9} {'layer tokens saved':>19} {'NFE':>6}")
+        k1_passes = {}
+        for label, options in (("confidence k=1", {"k": 1}), ("confidence threshold 0.9", {"threshold": 0.9})):
+            for batch in (1, 8):
                 lm = DiffusionLM(pretrained=str(model_dir), device="cpu", trust_remote_code=True, batch_size=batch)
                 decode(lm, prompts[:2], gen_length, k=8)  # load and warm up
-                counter = CountingForward(lm.backend.forward)
-                lm.backend._forward = counter
-                runs = [timed(lambda: decode(lm, prompts, gen_length, cache=cache, block_length=block_length, **options))
-                        for _ in range(repeats)]
-                tokens = counter.tokens / repeats
-                outputs = decode(lm, prompts, gen_length, cache=cache, block_length=block_length, **options)
-                seconds = statistics.median(runs) / len(prompts)
-                if cache == "none":
-                    base = (seconds, tokens)
-                print(f"{label + ', cache=' + cache:<30} {batch:>5} {1000 * seconds:>10.1f} {base[0] / seconds:>8.2f}x "
-                      f"{1 - tokens / base[1]:>18.0%} {statistics.mean(o.stats['nfe'] for o in outputs):>6.2f}")
+                timer = TimedForward(lm.backend.forward)
+                lm.backend._forward = timer
+                base = None
+                for cache in ("none", "prefix", "dual"):
+                    timer.passes.clear()
+                    outputs = []
+                    runs = [timed(lambda: outputs.append(decode(lm, prompts, gen_length, cache=cache,
+                                                                block_length=block_length, **options)))
+                            for _ in range(repeats)]
+                    tokens = sum(p[0] for p in timer.passes) / repeats
+                    seconds = statistics.median(runs) / len(prompts)
+                    base = base or (seconds, tokens)
+                    if "k" in options:
+                        k1_passes.setdefault(batch, {})[cache] = list(timer.passes)
+                    print(f"{label + ', cache=' + cache:<36} {batch:>5} {1000 * seconds:>10.1f} {base[0] / seconds:>8.2f}x "
+                          f"{1 - tokens / base[1]:>18.0%} {statistics.mean(o.stats['nfe'] for o in outputs[-1]):>6.2f}")
+        for batch, runs in k1_passes.items():
+            print(pass_times(batch, runs))
     print()
 
 

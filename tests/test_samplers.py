@@ -30,6 +30,7 @@ from parallelbench_lmeval.decoding.scores import position_calibrated
 from parallelbench_lmeval.decoding.selection import entropy_bounded
 from parallelbench_lmeval.models import transformer_backend
 from parallelbench_lmeval.models.dllm import DiffusionLM
+from parallelbench_lmeval.models.stack import KeyValues
 
 VOCAB, MASK = 8, 7  # tokens 0..6, and the mask id
 M = MASK
@@ -599,6 +600,25 @@ def test_cached_steps_run_only_the_block_and_what_follows_it(decoder, monkeypatc
     config = DecodingConfig.from_options(gen_length=8, k=2, block_length=4, cache=mode, cache_refresh=refresh)
     backend.decode([prompt], config)
     assert recording.passes == widths(len(prompt))
+
+
+def test_a_cached_step_attends_to_the_cache_with_its_own_keys_in_the_slot():
+    """`KeyValues.spliced` on hand-made tensors: the stepping rows' keys and values in the slot are
+    the step's own (written into the cache), tokens beyond the slot (WINO's copies) come after,
+    and rows that do not step keep theirs."""
+    keys = torch.arange(3 * 6, dtype=torch.float).view(3, 1, 6, 1)
+    cache = KeyValues([keys.clone()], [-keys.clone()])
+    new = torch.tensor([100.0, 101.0, 300.0]).view(1, 1, 3, 1).repeat(2, 1, 1, 1)  # two in the slot, one beyond
+    rows = torch.tensor([0, 2])
+    step_keys, step_values = cache.for_rows(rows).spliced(0, new, -new, (2, 4))
+    expected = torch.cat([keys[rows, :, :2], new[:, :, :2], keys[rows, :, 4:], new[:, :, 2:]], dim=2)
+    assert torch.equal(step_keys, expected) and torch.equal(step_values, -expected)
+    assert torch.equal(cache.keys[0][1], keys[1])
+    in_slot = new[:1, :, :2].expand(3, -1, -1, -1)
+    every_row_keys, _ = cache.for_rows(None).spliced(0, in_slot, -in_slot, (3, 5))
+    assert every_row_keys.data_ptr() == cache.keys[0].data_ptr()  # no copy of the cache
+    assert every_row_keys[:, 0, 3:5, 0].tolist() == [[100.0, 101.0]] * 3
+    assert torch.equal(every_row_keys[1, :, :3], keys[1, :, :3]) and torch.equal(every_row_keys[1, :, 5:], keys[1, :, 5:])
 
 
 # ================================================================ 3. bad options, refused before any weight loads

@@ -99,7 +99,7 @@ class BatchDenoiser:
                     [k.new_empty(self.prompt_ids.shape[0], *k.shape[1:]) for k in kept.keys],
                     [v.new_empty(self.prompt_ids.shape[0], *v.shape[1:]) for v in kept.values],
                 )
-            self.cache.write(cache_rows, kept)
+            self.cache.for_rows(cache_rows).write(kept)
             self.cache_block, self.since_refresh = query.block, 1
             return logits
         self.since_refresh += 1
@@ -114,6 +114,6 @@ class BatchDenoiser:
         hidden_at = torch.where(inside, hidden_at - start, hidden_at - self.length + (end - start))
         logits, _ = self.forward(
             ids[:, recomputed], positions[:, recomputed], keys, hidden_at, structure,
-            cache=self.cache.rows(cache_rows), slot=(start, end),
+            cache=self.cache.for_rows(cache_rows), slot=(start, end),
         )
         return logits

@@ -29,23 +29,39 @@ from parallelbench_lmeval.decoding.step import gather_positions
 
 @dataclass
 class KeyValues:
-    """Per layer, the (rotated) keys and the values of a batch: [B, kv heads, L, head dim]."""
+    """Per layer, the (rotated) keys and the values of a batch: [B, kv heads, L, head dim]; a step
+    reads and writes the batch rows `rows` (None: all), sharing the storage of the whole batch."""
 
     keys: list[torch.Tensor]
     values: list[torch.Tensor]
+    rows: torch.Tensor | None = None
 
-    def rows(self, rows: torch.Tensor | None) -> KeyValues:
-        if rows is None:
-            return self
-        return KeyValues([k[rows] for k in self.keys], [v[rows] for v in self.values])
+    def for_rows(self, rows: torch.Tensor | None) -> KeyValues:
+        return KeyValues(self.keys, self.values, rows)
 
-    def write(self, rows: torch.Tensor | None, other: KeyValues) -> None:
-        """Stores `other` (for the batch rows `rows`, or all) in place."""
+    def write(self, other: KeyValues) -> None:
+        """Stores `other` (the keys and values of this view's rows) in place."""
         for mine, theirs in zip(self.keys + self.values, other.keys + other.values):
-            if rows is None:
+            if self.rows is None:
                 mine.copy_(theirs)
             else:
-                mine[rows] = theirs
+                mine[self.rows] = theirs
+
+    def spliced(self, layer: int, key: torch.Tensor, value: torch.Tensor, slot: tuple[int, int]):
+        """The keys and values a step attends to at `layer`: the cached ones with the step's own
+        in the slot [a, b), and the step's tokens beyond the slot (an extension of the canvas)
+        after them. The slot is written in place: until the next refresh every step recomputes
+        it, so what it held is never read again, and no step copies the whole cache."""
+        a, b = slot
+        spliced = []
+        for cached, new in ((self.keys[layer], key), (self.values[layer], value)):
+            if self.rows is None:
+                cached[:, :, a:b] = new[:, :, : b - a]
+            else:
+                cached[self.rows, :, a:b] = new[:, :, : b - a]
+                cached = cached[self.rows]
+            spliced.append(torch.cat([cached, new[:, :, b - a :]], dim=2) if new.shape[2] > b - a else cached)
+        return spliced
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -66,16 +82,6 @@ def attend(query, keys, values, mask) -> torch.Tensor:
     return F.scaled_dot_product_attention(query, keys, values, attn_mask=mask, dropout_p=0.0, is_causal=False)
 
 
-def merge(new: torch.Tensor, cached: torch.Tensor | None, slot: tuple[int, int] | None) -> torch.Tensor:
-    """The key (or value) sequence of a step: the cached one with the new tokens in [a, b); new
-    tokens beyond the slot (an extension of the canvas) come after the cached ones."""
-    if cached is None:
-        return new
-    a, b = slot
-    inside, beyond = new[:, :, : b - a], new[:, :, b - a :]
-    return torch.cat([cached[:, :, :a], inside, cached[:, :, b:], beyond], dim=2)
-
-
 class Stack(nn.Module):
     """The transformer of a loaded model, run layer by layer. Subclasses name the modules."""
 
@@ -94,8 +100,8 @@ class Stack(nn.Module):
     ) -> tuple[torch.Tensor, KeyValues | None]:
         """Hidden states [B, T, D] of `ids` [B, T] at RoPE `positions` [B, T], attending as `mask`
         [B, 1, T, K] allows (None: everything). With `cache`, the keys and values of the step are
-        the cache's with the new tokens placed at `slot` = (a, b) (see `merge`). With `keep`, the
-        keys and values of the first `keep` tokens are returned, to build a cache from."""
+        the cache's with the new tokens placed at `slot` = (a, b) (`KeyValues.spliced`). With
+        `keep`, the keys and values of the first `keep` tokens are returned, to build a cache from."""
         hidden = self.embed(ids)
         kept = KeyValues([], []) if keep else None
         cos, sin = self.rotary(hidden, positions)
@@ -105,7 +111,7 @@ class Stack(nn.Module):
                 kept.keys.append(key[:, :, :keep])
                 kept.values.append(value[:, :, :keep])
             if cache is not None:
-                key, value = merge(key, cache.keys[index], slot), merge(value, cache.values[index], slot)
+                key, value = cache.spliced(index, key, value, slot)
             attended = attend(query, key, value, mask)
             hidden = self.after_attention(layer, hidden, attended)
         return hidden, kept
