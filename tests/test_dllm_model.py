@@ -70,12 +70,13 @@ def test_llada_stand_in_with_a_smaller_vocabulary_decodes(tmp_path):
     restricted to 2,944 entries still encodes any ASCII text, within the model's vocabulary."""
     from parallelbench_lmeval.tiny_models import bert_tokenizer, tiny_llada_standin
 
-    tokenizer = bert_tokenizer(2944)
-    ids = tokenizer("Paraphrase: the quick brown fox (aqua, 42) jumps over the lazy dog.")["input_ids"]
-    assert max(ids) < 2944 and tokenizer.unk_token_id not in ids
-    assert tokenizer.convert_ids_to_tokens(103) == "[MASK]"
-    with pytest.raises(ValueError, match="vocab_size=50 must exceed BERT's \\[MASK\\] id 103"):
-        bert_tokenizer(50)
+    for size in (2944, 1135):  # 1135: the smallest that keeps the special tokens and ASCII characters
+        tokenizer = bert_tokenizer(size)
+        ids = tokenizer("Paraphrase: the quick brown fox (aqua, 42) jumps over the lazy dog!")["input_ids"]
+        assert len(tokenizer) == size and max(ids) < size and tokenizer.unk_token_id not in ids
+        assert tokenizer.convert_ids_to_tokens(103) == "[MASK]"
+    with pytest.raises(ValueError, match="vocab_size=1000 is too small: BERT's special tokens and ASCII characters need at least 1135"):
+        bert_tokenizer(1000)
     lm = DiffusionLM(pretrained=str(tiny_llada_standin(tmp_path, vocab_size=2944)), trust_remote_code=True, device="cpu")
     assert lm.backend.forward.stack.model.config.vocab_size == 2944
     [text] = lm.generate_until(requests(["the quick brown fox"], max_gen_toks=8, k=2))
