@@ -33,22 +33,36 @@ def bert_tokenizer(vocab_size: int = BERT_VOCABULARY):
     if vocab_size >= BERT_VOCABULARY:
         return AutoTokenizer.from_pretrained(folder)
     every = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
-    continuations = [e for e in every[vocab_size:] if len(e) == 3 and e.startswith("##") and e[2].isascii()]
-    characters = 1 + max(i for i, e in enumerate(every) if len(e) == 1 and e.isascii())  # special tokens first
-    if vocab_size - len(continuations) < characters:
+    is_continuation = [len(e) == 3 and e.startswith("##") and e[2].isascii() for e in every]
+    others = [e for e, continuation in zip(every, is_continuation) if not continuation]
+    continuations = len(every) - len(others)
+    characters = 1 + max(i for i, e in enumerate(others) if len(e) == 1 and e.isascii())  # special tokens first
+    if vocab_size - continuations < characters:
         raise ValueError(f"vocab_size={vocab_size} is too small: BERT's special tokens and ASCII characters "
-                         f"need at least {characters + len(continuations)}")
+                         f"need at least {characters + continuations}")
+    kept_others = set(others[: vocab_size - continuations])
+    entries = [e for e, continuation in zip(every, is_continuation) if continuation or e in kept_others]  # BERT's order
     with tempfile.TemporaryDirectory() as scratch:
         vocabulary = Path(scratch) / "vocab.txt"
-        entries = every[: vocab_size - len(continuations)] + continuations
         vocabulary.write_text("\n".join(entries) + "\n", encoding="utf-8")
         return BertTokenizerFast(vocab_file=str(vocabulary), do_lower_case=True)
 
 
-def _save(model, path: Path, vocab_size: int = BERT_VOCABULARY) -> Path:
+def chat_tokenizer(vocab_size: int = BERT_VOCABULARY):
+    """`bert_tokenizer` with the tiny models' chat template, and [SEP] as its end token."""
     tokenizer = bert_tokenizer(vocab_size)
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.eos_token = "[SEP]"  # lm-eval's hf model ends generation and starts rolling windows with it
+    return tokenizer
+
+
+def padded_vocabulary(size: int) -> int:
+    """`size` rounded up to a multiple of 128, as LLaDA pads its vocabulary."""
+    return -(-size // 128) * 128
+
+
+def _save(model, path: Path, vocab_size: int = BERT_VOCABULARY) -> Path:
+    tokenizer = chat_tokenizer(vocab_size)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
@@ -60,7 +74,7 @@ def tiny_masked_lm(path: Path, seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     config = BertConfig(
-        vocab_size=30522, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+        vocab_size=BERT_VOCABULARY, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
         intermediate_size=128, max_position_embeddings=512, initializer_range=0.2,
     )
     return _save(BertForMaskedLM(config), path)
@@ -72,7 +86,7 @@ def tiny_dream_standin(path: Path, seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     config = Qwen2Config(
-        vocab_size=30522, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+        vocab_size=BERT_VOCABULARY, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
         intermediate_size=128, max_position_embeddings=512, initializer_range=0.2, tie_word_embeddings=False,
     )
     config._attn_implementation = "sdpa"
@@ -92,7 +106,7 @@ def tiny_llada_standin(path: Path, seed: int = 0, sharpness: float = 6.0, d_mode
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    padded = -(-min(vocab_size, BERT_VOCABULARY) // 128) * 128
+    padded = padded_vocabulary(min(vocab_size, BERT_VOCABULARY))
     config = llada.LladaStandInConfig(d_model=d_model, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_heads,
                                       mlp_hidden_size=mlp_hidden_size, vocab_size=padded, embedding_size=padded,
                                       mask_token_id=MASK_ID, eos_token_id=102, pad_token_id=0)

@@ -42,3 +42,14 @@ def tiny_llada_dir(tmp_path_factory):
     from parallelbench_lmeval.tiny_models import tiny_llada_standin
 
     return tiny_llada_standin(tmp_path_factory.mktemp("tiny_llada"))
+
+
+@pytest.fixture
+def no_weights(monkeypatch):
+    """Fails the test if any model's weights are loaded (options must be refused before)."""
+    from parallelbench_lmeval.models import transformer_backend
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("weights were loaded")
+
+    monkeypatch.setattr(transformer_backend, "load_model", refuse)

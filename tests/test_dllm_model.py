@@ -70,7 +70,8 @@ def test_llada_stand_in_with_a_smaller_vocabulary_decodes(tmp_path):
     restricted to 2,944 entries still encodes any ASCII text, within the model's vocabulary."""
     from parallelbench_lmeval.tiny_models import bert_tokenizer, tiny_llada_standin
 
-    for size in (2944, 1135):  # 1135: the smallest that keeps the special tokens and ASCII characters
+    # 1135: the smallest that keeps the special tokens and ASCII characters; 2016: cuts just past `##s` (2015)
+    for size in (2944, 1135, 2016):
         tokenizer = bert_tokenizer(size)
         ids = tokenizer("Paraphrase: the quick brown fox (aqua, 42) jumps over the lazy dog!")["input_ids"]
         assert len(tokenizer) == size and max(ids) < size and tokenizer.unk_token_id not in ids

@@ -1,4 +1,5 @@
-"""Every shell command in README.md and docs/*.md works as written.
+"""Every shell command in README.md and docs/*.md (its ```bash blocks; ```text blocks, such as the
+equivalence commands that need a reference checkout, are not run) works as written.
 
 Commands that need the hub, a GPU or an API key cannot run here; each is checked as far as it
 can be without them: its arguments parse with the real parser of its program, every model,
@@ -10,6 +11,7 @@ command of the same block. The quick start's main command runs for real.
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 import shlex
 import subprocess
@@ -136,28 +138,16 @@ def check_parallelbench(arguments: list[str], earlier: list[str]) -> None:
     assert command in SUBCOMMANDS, f"unknown subcommand {command}"
     if command == "eval":
         return check_lm_eval(rest, earlier)
-    if command == "theory":
-        from parallelbench_lmeval.theory.cli import build_parser
-
-        build_parser().parse_args(rest)
-    elif command == "report":
-        from parallelbench_lmeval.report.cli import build_parser
-
-        build_parser().parse_args(rest)
-    elif command == "submit":
-        from parallelbench_lmeval.report.submit import build_parser
-
-        build_parser().parse_args(rest)
-    elif command == "sweep":
+    if command == "run":
+        return check_experiment_file(rest)
+    args = importlib.import_module(SUBCOMMANDS[command][0]).build_parser().parse_args(rest)
+    if command == "sweep":
         from parallelbench_lmeval.report import sweep
 
-        args = sweep.build_parser().parse_args(rest)
         sweep.build_configs(args.grid, args.config)
         if args.model == "dllm":
             check_dllm_args(args.model_args, earlier, {"batch_size": args.batch_size, "device": args.device})
         check_tasks(args.tasks)
-    elif command == "run":
-        check_experiment_file(rest)
 
 
 def check_experiment_file(arguments: list[str]) -> None:

@@ -16,7 +16,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from parallelbench_lmeval.models import transformer_backend
 from parallelbench_lmeval.models.dllm import DiffusionLM, check_model_args
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "hardening.md"
@@ -69,14 +68,6 @@ def remote_code_dir(tmp_path_factory):
 def _resolve(args: dict, tiny: Path, remote: Path) -> dict:
     paths = {TINY: str(tiny), "<folder of a LLaDA config>": str(remote)}
     return {key: paths.get(value, value) for key, value in args.items()}
-
-
-@pytest.fixture
-def no_weights(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("weights were loaded")
-
-    monkeypatch.setattr(transformer_backend, "load_model", refuse)
 
 
 @pytest.mark.parametrize("args, message", REFUSED, ids=[json.dumps(a) for a, _ in REFUSED])

@@ -30,9 +30,11 @@ def check_table_name(name: str | None) -> None:
 
 
 @functools.cache
-def _counts(name: str) -> tuple[int, dict[int, int]]:
+def token_counts(name: str) -> tuple[int, dict[int, int]]:
+    """(tokens in the corpus, count of each token id) of a packaged table or a JSON file."""
     if name in PACKAGED:
-        table = json.loads(gzip.open(DATA_DIR / f"{name}.json.gz", "rt", encoding="utf-8").read())
+        with gzip.open(DATA_DIR / f"{name}.json.gz", "rt", encoding="utf-8") as file:
+            table = json.load(file)
         counts = table["counts"]
     else:
         table = json.loads(Path(name).read_text(encoding="utf-8"))
@@ -47,7 +49,7 @@ def token_frequencies(name: str | None, vocab_size: int, device) -> torch.Tensor
     check_table_name(name)
     if name == "uniform":
         return torch.full((vocab_size,), 1.0 / vocab_size, device=device)
-    total, counts = _counts(name)
+    total, counts = token_counts(name)
     frequencies = torch.full((vocab_size,), 1.0 / total)
     ids = torch.tensor([i for i in counts if i < vocab_size], dtype=torch.long)
     values = torch.tensor([counts[i] / total for i in ids.tolist()], dtype=torch.float32)

@@ -50,16 +50,15 @@ class KeyValues:
     def spliced(self, layer: int, key: torch.Tensor, value: torch.Tensor, slot: tuple[int, int]):
         """The keys and values a step attends to at `layer`: the cached ones with the step's own
         in the slot [a, b), and the step's tokens beyond the slot (an extension of the canvas)
-        after them. The slot is written in place: until the next refresh every step recomputes
-        it, so what it held is never read again, and no step copies the whole cache."""
+        after them. When every row steps, the slot is written into the cache itself rather than
+        into a copy of it: until the next refresh every step recomputes the slot, so what it held
+        is never read again. A subset of rows works on a copy of its rows."""
         a, b = slot
         spliced = []
         for cached, new in ((self.keys[layer], key), (self.values[layer], value)):
-            if self.rows is None:
-                cached[:, :, a:b] = new[:, :, : b - a]
-            else:
-                cached[self.rows, :, a:b] = new[:, :, : b - a]
+            if self.rows is not None:
                 cached = cached[self.rows]
+            cached[:, :, a:b] = new[:, :, : b - a]
             spliced.append(torch.cat([cached, new[:, :, b - a :]], dim=2) if new.shape[2] > b - a else cached)
         return spliced
 
