@@ -26,6 +26,7 @@ Run: python benchmarks/decoding.py [--sections floor,samplers,cache] [--prompts 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
@@ -37,7 +38,7 @@ import torch
 
 from parallelbench_lmeval.models.dllm import DiffusionLM
 from parallelbench_lmeval.models.forward import StackForward
-from parallelbench_lmeval.tiny_models import bert_tokenizer, tiny_llada_standin, tiny_masked_lm
+from parallelbench_lmeval.tiny_models import chat_tokenizer, tiny_llada_standin, tiny_masked_lm
 
 SECTIONS = ("floor", "samplers", "cache")
 
@@ -198,12 +199,10 @@ def prompt_to_canvas_ratio(limit: int = 10) -> tuple[float, int]:
     from lm_eval.tasks import TaskManager
 
     from parallelbench_lmeval.registration import ensure_registered
-    from parallelbench_lmeval.tiny_models import CHAT_TEMPLATE
 
     ensure_registered()
     os.environ.setdefault("PARALLELBENCH_SCORERS", "offline")  # only the prompts are needed here
-    tokenizer = bert_tokenizer()
-    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer = chat_tokenizer()
     tasks = TaskManager().load(["parallelbench"])["tasks"]
     ratios, lengths = [], []
     for task in tasks.values():
@@ -286,10 +285,10 @@ def cache_section(folder: Path, count: int, gen_length, repeats, block_length: i
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         prompts = prompts_of_tokens(tokenizer, round(ratio * gen_length), count)
         measured = statistics.mean(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts)
-        vocabulary = len(tokenizer)
-        share = output_layer_share(shape["d_model"], shape["n_layers"], shape["mlp_hidden_size"], -(-vocabulary // 128) * 128)
-        print(f"\nstand-in {name}: LLaDA architecture, {shape['n_layers']} layers, width {shape['d_model']}, MLP "
-              f"{shape['mlp_hidden_size']}, vocabulary {vocabulary:,}: output layer {share:.0%} of the body's weights "
+        config = json.loads((model_dir / "config.json").read_text())
+        share = output_layer_share(config["d_model"], config["n_layers"], config["mlp_hidden_size"], config["vocab_size"])
+        print(f"\nstand-in {name}: LLaDA architecture, {config['n_layers']} layers, width {config['d_model']}, MLP "
+              f"{config['mlp_hidden_size']}, vocabulary {len(tokenizer):,}: output layer {share:.0%} of the body's weights "
               f"(LLaDA-8B: {LLADA_8B_SHARE:.1%}); prompts {measured:.0f} tokens on average\n")
         print(f"{'decoding':<36} {'batch':>5} {'ms/prompt':>10} {'speed-up':>9} {'layer tokens saved':>19} {'NFE':>6}")
         k1_passes = {}

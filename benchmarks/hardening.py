@@ -38,6 +38,7 @@ import logging
 import os
 import random
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -394,9 +395,7 @@ def resume_table(run: ResumeRun) -> str:
     return "\n".join([
         "### Killed-sweep resume",
         "",
-        f"`parallelbench sweep --model dllm --model_args pretrained=ideal --tasks {RESUME_TASKS} --limit {RESUME_LIMIT} "
-        f"--bootstrap_iters 0 --grid topk --unmasking {','.join(RESUME_UNMASKING)} "
-        f"--k_values {','.join(map(str, RESUME_K_VALUES))} --output_path OUT` as a subprocess, SIGKILLed once "
+        f"`parallelbench {shlex.join(sweep_command(Path('OUT'))[3:])}` as a subprocess, SIGKILLed once "
         f"{FINISHED_BEFORE_KILL} configurations had finished, then rerun with the same command; compared with the "
         "same sweep run uninterrupted into another folder.",
         "",

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from equivalence.common import Engine, add_threads_option, import_file, load_hub_model, use_threads
+from equivalence.common import Engine, add_threads_option, import_file, load_hub_model, reference_file, use_threads
 from parallelbench_lmeval.likelihood import elbo_pass, log_likelihood
 
 TOLERANCE = 1e-5
@@ -47,7 +47,7 @@ CONVERGENCE_SAMPLE = 2  # index into SAMPLES: a 6-token answer
 
 
 def reference_module(reference: Path):
-    file = reference if reference.is_file() else reference / "get_log_likelihood.py"
+    file = reference_file(reference, "get_log_likelihood.py")
     if not file.is_file():
         raise SystemExit(f"{reference}: no get_log_likelihood.py (give ML-GSAI/LLaDA's folder or the file)")
     return import_file(file, "llada_reference_get_log_likelihood")
@@ -140,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     add_threads_option(parser)
     args = parser.parse_args(argv)
     use_threads(parser, args)
+    if args.mc_batch < 1:
+        parser.error(f"--mc-batch must be at least 1, got {args.mc_batch}")
     bad = [n for n in args.mc_nums if n < 2 * args.mc_batch or n % args.mc_batch]
     if bad:
         parser.error(f"--mc-nums {bad}: each must be a multiple of --mc-batch {args.mc_batch}, at least two passes")

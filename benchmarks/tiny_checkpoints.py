@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from parallelbench_lmeval.tiny_models import CHAT_TEMPLATE, bert_tokenizer
+from parallelbench_lmeval.tiny_models import chat_tokenizer, padded_vocabulary
 
 # the largest of ~30k Gaussian logits lies about 4.3 standard deviations out: 20 keeps it below 88
 MAX_LOGIT_STD = 20.0
@@ -132,13 +132,11 @@ def build(family: str, code: Path, out: Path, seed: int = 0, init_std: float = 0
                          f"{kv_heads} key/value heads")
     out.mkdir(parents=True, exist_ok=True)
 
-    tokenizer = bert_tokenizer()
+    tokenizer = chat_tokenizer()
     tokenizer.add_special_tokens({"additional_special_tokens": [spec.mask_token]})
-    tokenizer.chat_template = CHAT_TEMPLATE
-    tokenizer.eos_token = "[SEP]"  # ends generation and starts rolling windows in lm-eval, as EOS does
     ids = {"mask": tokenizer.convert_tokens_to_ids(spec.mask_token), "eos": tokenizer.sep_token_id,
            "bos": tokenizer.cls_token_id, "pad": tokenizer.pad_token_id}
-    vocab = -(-len(tokenizer) // 128) * 128
+    vocab = padded_vocabulary(len(tokenizer))
     tokenizer.save_pretrained(out)
 
     for name in spec.code_files:

@@ -24,11 +24,15 @@ from __future__ import annotations
 import importlib.util
 import sys
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+GEN_LENGTH = 32  # the canvas of every case
+# the LLaDA-style references' `remasking` names of our `unmasking` rules
+UNMASKING = {"low_confidence": "confidence", "random": "random"}
 # reference(model, prompt_ids) -> (generated ids, forward passes)
 Reference = Callable[[object, list[int]], tuple[list[int], int]]
 
@@ -98,6 +102,11 @@ def import_file(path: Path, name: str):
     return module
 
 
+def reference_file(reference: Path, name: str) -> Path:
+    """`reference` when it is a file, else the file `name` in it (a checkout's folder)."""
+    return reference if reference.is_file() else reference / name
+
+
 def load_hub_model(model_dir: Path) -> torch.nn.Module:
     """The model folder's own remote code (AutoModel with trust_remote_code), float32 on the CPU."""
     import transformers
@@ -120,6 +129,11 @@ class CountingModel:
 
     def __getattr__(self, name):
         return getattr(self.model, name)
+
+    def check_reported(self, reported: int, source: str) -> None:
+        """Raises unless the reference's own count of its forward passes is the count of calls."""
+        if reported != self.calls:
+            raise AssertionError(f"{source} reported {reported} forward passes for {self.calls}")
 
 
 class EngineDraws:
@@ -166,6 +180,16 @@ class EngineDraws:
         noise = torch.full_like(logits, 0.5, dtype=dtype)
         noise[0, positions] = torch.rand(len(positions), logits.shape[-1], dtype=dtype)
         return noise
+
+
+@contextmanager
+def engine_draws(module, model: CountingModel, mask_id: int, prompt_length: int, block_length: int):
+    """Runs a reference sampler's `module` with `EngineDraws` as its `torch`, restored afterwards."""
+    module.torch = EngineDraws(model, mask_id, prompt_length, GEN_LENGTH, block_length)
+    try:
+        yield
+    finally:
+        module.torch = torch
 
 
 @dataclass(frozen=True)
@@ -221,7 +245,7 @@ class CaseRunner:
     def __init__(self, model_dir: Path, prompts: list[list[int]]):
         self.model_dir, self.prompts = model_dir, prompts
         self.engine = Engine(model_dir)
-        self.models: dict[Callable, object] = {}
+        self.models: dict[Callable, object] = {Engine: self.engine}  # self-checks compare with our own engine
 
     def reference_model(self, loader: Callable[[Path], object]):
         if loader not in self.models:

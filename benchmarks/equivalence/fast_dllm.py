@@ -30,10 +30,9 @@ from pathlib import Path
 
 import torch
 
-from equivalence.common import Case, CountingModel, EngineDraws, import_file
+from equivalence.common import GEN_LENGTH, UNMASKING, Case, CountingModel, engine_draws, import_file
 
 REFERENCE_FILE = "llada/generate.py"
-GEN_LENGTH = 32
 FUNCTIONS = {"none": "generate", "prefix": "generate_with_prefix_cache", "dual": "generate_with_dual_cache"}
 # (cache, remasking, steps or None, threshold or None, block_length, temperature)
 SETTINGS = (
@@ -52,7 +51,6 @@ SETTINGS = (
     ("dual", "random", 16, None, 8, 0.0),
     ("dual", "low_confidence", 16, None, 8, 1.0),
 )
-UNMASKING = {"low_confidence": "confidence", "random": "random"}
 
 
 def generate_file(reference: Path) -> Path:
@@ -100,15 +98,12 @@ def cases(reference: Path, model_dir: Path) -> list[Case]:
         def run(model, prompt_ids: list[int]) -> tuple[list[int], int]:
             mask_id = model.config.mask_token_id
             counted = CachedStepCounter(model, mask_id, block_length)
-            module.torch = EngineDraws(counted, mask_id, len(prompt_ids), GEN_LENGTH, block_length)
-            try:
+            with engine_draws(module, counted, mask_id, len(prompt_ids), block_length):
                 out, nfe = getattr(module, FUNCTIONS[cache])(
                     counted, torch.tensor([prompt_ids]), steps=reference_steps, gen_length=GEN_LENGTH,
                     block_length=block_length, temperature=temperature, remasking=remasking, mask_id=mask_id,
                     threshold=threshold)
-            finally:
-                module.torch = torch
-            assert nfe == counted.calls, "the reference's NFE counts its forward passes"
+            counted.check_reported(nfe, FUNCTIONS[cache])
             return out[0, len(prompt_ids):].tolist(), nfe - counted.idle
 
         rule = f"steps={steps}" if threshold is None else f"threshold={threshold}"

@@ -36,10 +36,9 @@ from pathlib import Path
 
 import torch
 
-from equivalence.common import Case, Engine, load_hub_model
+from equivalence.common import GEN_LENGTH, Case, Engine
 
 MODELING_FILES = ("modeling_llada.py", "modeling_dream.py")
-GEN_LENGTH = 32
 # (our options besides cache, as in the table's setting column)
 CACHE_SETTINGS = (
     {"unmasking": "confidence", "steps": 16, "block_length": 8},
@@ -86,7 +85,6 @@ def dream_case(alg: str, steps: int) -> Case:
         options={"gen_length": GEN_LENGTH, "unmasking": DREAM_ALGS[alg], "steps": steps},
         reference=lambda model, prompt_ids: dream_generate(model, prompt_ids, alg, steps),
         reference_file="generation_utils.py",
-        load_model=load_hub_model,
         note="eps=0, <= 2 steps: its quotas are ours (generation_utils.py:405, :437); top_k=None, not 50 (:228, :64)",
     )
 

@@ -28,10 +28,9 @@ from pathlib import Path
 
 import torch
 
-from equivalence.common import Case, CountingModel, EngineDraws, import_file
+from equivalence.common import GEN_LENGTH, Case, CountingModel, UNMASKING, engine_draws, import_file, reference_file
 
 REFERENCE_FILE = "generate.py"
-GEN_LENGTH = 32
 # (remasking, steps, block_length, temperature)
 SETTINGS = (
     ("low_confidence", 32, 32, 0.0),  # one token per step, one block
@@ -43,16 +42,11 @@ SETTINGS = (
     ("random", 16, 8, 0.0),
     ("random", 12, 16, 0.5),
 )
-UNMASKING = {"low_confidence": "confidence", "random": "random"}
-
-
-def generate_file(reference: Path) -> Path:
-    return reference if reference.is_file() else reference / REFERENCE_FILE
 
 
 def detect(reference: Path) -> bool:
     """LLaDA's generate.py: the paper's sampler, without Fast-dLLM's cached variants."""
-    file = generate_file(reference)
+    file = reference_file(reference, REFERENCE_FILE)
     if not file.is_file():
         return False
     text = file.read_text(encoding="utf-8")
@@ -60,19 +54,16 @@ def detect(reference: Path) -> bool:
 
 
 def cases(reference: Path, model_dir: Path) -> list[Case]:
-    module = import_file(generate_file(reference), "llada_reference_generate")
+    module = import_file(reference_file(reference, REFERENCE_FILE), "llada_reference_generate")
 
     def case(remasking: str, steps: int, block_length: int, temperature: float) -> Case:
         def run(model, prompt_ids: list[int]) -> tuple[list[int], int]:
             counted = CountingModel(model)
             mask_id = model.config.mask_token_id
-            module.torch = EngineDraws(counted, mask_id, len(prompt_ids), GEN_LENGTH, block_length)
-            try:
+            with engine_draws(module, counted, mask_id, len(prompt_ids), block_length):
                 out = module.generate(counted, torch.tensor([prompt_ids]), steps=steps, gen_length=GEN_LENGTH,
                                       block_length=block_length, temperature=temperature, remasking=remasking,
                                       mask_id=mask_id)
-            finally:
-                module.torch = torch
             return out[0, len(prompt_ids):].tolist(), counted.calls
 
         drawn = remasking == "random" or temperature > 0

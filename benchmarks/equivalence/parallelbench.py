@@ -52,7 +52,7 @@ from types import SimpleNamespace
 
 import torch
 
-from equivalence.common import Case, CountingModel, import_file, load_hub_model
+from equivalence.common import GEN_LENGTH, Case, CountingModel, import_file, load_hub_model
 
 LLADA = "parallelbench/models/local/llada"
 FILES = {
@@ -65,7 +65,6 @@ FILES = {
     "klass_dream": "parallelbench/models/local/dream/klass_sample.py",
 }
 DREAM_UTILS = "parallelbench.models.local.dream.dream_model_utils"
-GEN_LENGTH = 32
 
 
 def detect(reference: Path) -> bool:
@@ -107,8 +106,7 @@ def llada_case(method: str, key: str, setting: str, options: dict, call: Callabl
     def run(model, prompt_ids: list[int]) -> tuple[list[int], int]:
         counted = CountingModel(model)
         out, nfe, _ = call(counted, torch.tensor([prompt_ids]), model.config.mask_token_id)
-        if nfe != counted.calls:
-            raise AssertionError(f"{FILES[key]} reported {nfe} forward passes for {counted.calls}")
+        counted.check_reported(nfe, FILES[key])
         return out[0, len(prompt_ids):].tolist(), nfe
 
     return Case(method, f"gen={GEN_LENGTH} {setting}", {"gen_length": GEN_LENGTH, **options}, run, FILES[key],

@@ -29,60 +29,54 @@ LLaDA ReMDM: ParallelBench's ReMDM is compared by the parallelbench adapter).
 
 from __future__ import annotations
 
-import gzip
+import contextlib
 import json
 import tempfile
 from pathlib import Path
 
 import torch
 
-from equivalence.common import Case, CountingModel, EngineDraws, import_file
-from parallelbench_lmeval.decoding.frequencies import DATA_DIR
+from equivalence.common import GEN_LENGTH, Case, CountingModel, UNMASKING, engine_draws, import_file, reference_file
+from parallelbench_lmeval.decoding.frequencies import token_counts
 
 REFERENCE_FILE = "src/generate.py"
-GEN_LENGTH = 32
 # (lambda, alpha, steps, block_length): the evaluation scripts' lambda and alpha, the function's
 # defaults (there the position term decides nearly alone), and a weak position term with a high
 # clamp (there the calibrated score decides), over one to four blocks
 PC_SETTINGS = ((0.25, 10.0, 32, 32), (1.0, 1.0, 16, 16), (0.05, 20.0, 16, 8))
 # gamma in nats: the scripts' 0.01, the function's default 0.1, and a loose bound
 EB_GAMMAS = (0.01, 0.1, 1.0)
-REMASKING = {"confidence": "low_confidence", "random": "random"}
-
-
-def generate_file(reference: Path) -> Path:
-    return reference if reference.is_file() else reference / REFERENCE_FILE
 
 
 def detect(reference: Path) -> bool:
-    file = generate_file(reference)
+    file = reference_file(reference, REFERENCE_FILE)
     return file.is_file() and "def generate_with_pc_sampler" in file.read_text(encoding="utf-8")
 
 
 def frequency_table() -> Path:
-    """The packaged LLaDA token counts as PC-Sampler's baseline JSON (its `load_baseline` format)."""
-    packaged = json.loads(gzip.open(DATA_DIR / "llada.json.gz", "rt", encoding="utf-8").read())
-    path = Path(tempfile.gettempdir()) / "pc_sampler_reference_llada.json"
-    path.write_text(json.dumps({"num_token": packaged["num_token"], "p_baseline_dict": packaged["counts"]}))
-    return path
+    """The packaged LLaDA token counts as PC-Sampler's baseline JSON (its `load_baseline` format),
+    in a file of this run's own."""
+    total, counts = token_counts("llada")
+    with tempfile.NamedTemporaryFile("w", prefix="pc_sampler_llada_", suffix=".json", delete=False) as file:
+        json.dump({"num_token": total, "p_baseline_dict": counts}, file)
+    return Path(file.name)
 
 
 def cases(reference: Path, model_dir: Path) -> list[Case]:
-    module = import_file(generate_file(reference), "pc_sampler_reference_generate")
+    module = import_file(reference_file(reference, REFERENCE_FILE), "pc_sampler_reference_generate")
     table = str(frequency_table())
 
-    def pc_case(unmasking: str, lam: float, alpha: float, steps: int, block_length: int) -> Case:
+    def pc_case(remasking: str, lam: float, alpha: float, steps: int, block_length: int) -> Case:
+        unmasking = UNMASKING[remasking]
+
         def run(model, prompt_ids: list[int]) -> tuple[list[int], int]:
             counted = CountingModel(model)
             mask_id = model.config.mask_token_id
-            if unmasking == "random":
-                module.torch = EngineDraws(counted, mask_id, len(prompt_ids), GEN_LENGTH, block_length)
-            try:
+            draws = engine_draws(module, counted, mask_id, len(prompt_ids), block_length)
+            with draws if unmasking == "random" else contextlib.nullcontext():
                 out = module.generate_with_pc_sampler(
                     counted, torch.tensor([prompt_ids]), steps=steps, gen_length=GEN_LENGTH, block_length=block_length,
-                    lambd=lam, alpha=alpha, baseline_name=table, remasking=REMASKING[unmasking], mask_id=mask_id)
-            finally:
-                module.torch = torch
+                    lambd=lam, alpha=alpha, baseline_name=table, remasking=remasking, mask_id=mask_id)
             return out[0, len(prompt_ids):].tolist(), counted.calls
 
         return Case(
@@ -111,6 +105,6 @@ def cases(reference: Path, model_dir: Path) -> list[Case]:
         )
 
     return [
-        *(pc_case(unmasking, *setting) for unmasking in REMASKING for setting in PC_SETTINGS),
+        *(pc_case(remasking, *setting) for remasking in UNMASKING for setting in PC_SETTINGS),
         *(eb_case(gamma) for gamma in EB_GAMMAS),
     ]

@@ -24,10 +24,9 @@ from pathlib import Path
 
 import torch
 
-from equivalence.common import Case, CountingModel, import_file
+from equivalence.common import GEN_LENGTH, Case, CountingModel, import_file
 
 REFERENCE_FILE = "LLaDA/decoding.py"
-GEN_LENGTH = 32
 # (threshold, threshold_back, block_length): the paper's defaults, then a stricter accept with a
 # laxer revoke and a laxer accept with a stricter revoke, over several blocks (the revocation state
 # restarts at each). On the tiny checkpoint every setting revokes tokens (hundreds over 10 prompts).
@@ -71,8 +70,7 @@ def cases(reference: Path, model_dir: Path) -> list[Case]:
             out, steps = module.decoding_wino(counted, torch.tensor([prompt_ids]), gen_length=GEN_LENGTH,
                                               block_length=block_length, mask_id=model.config.mask_token_id,
                                               threshold=threshold, threshold_back=threshold_back)
-            if steps != counted.calls:
-                raise AssertionError(f"decoding_wino reported {steps} steps for {counted.calls} forward passes")
+            counted.check_reported(steps, "decoding_wino")
             return out[0, len(prompt_ids):].tolist(), steps
 
         return Case(
