@@ -26,7 +26,8 @@ from pathlib import Path
 
 import torch
 
-from equivalence.common import Engine, add_threads_option, import_file, load_hub_model, reference_file, use_threads
+from equivalence.common import (Engine, add_threads_option, check_model_dir, import_file, load_hub_model, reference_file,
+                               use_threads)
 from parallelbench_lmeval.likelihood import elbo_pass, log_likelihood
 
 TOLERANCE = 1e-5
@@ -145,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = [n for n in args.mc_nums if n < 2 * args.mc_batch or n % args.mc_batch]
     if bad:
         parser.error(f"--mc-nums {bad}: each must be a multiple of --mc-batch {args.mc_batch}, at least two passes")
-    if not (args.model_dir / "config.json").is_file():
-        parser.error(f"{args.model_dir} is not a model folder (no config.json)")
+    check_model_dir(parser, args.model_dir)
 
     estimators = Estimators(args.reference, args.model_dir)
     table, passed = same_draws_table(estimators)

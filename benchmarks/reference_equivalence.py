@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 import equivalence
-from equivalence.common import CaseRunner, add_threads_option, format_table, make_prompts, use_threads
+from equivalence.common import CaseRunner, add_threads_option, check_model_dir, format_table, make_prompts, use_threads
 
 
 def adapters() -> dict:
@@ -60,8 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown --kind {args.kind!r}; allowed: {', '.join(sorted(available))}")
     if not args.reference.exists():
         parser.error(f"no such reference path: {args.reference}")
-    if not (args.model_dir / "config.json").is_file():
-        parser.error(f"{args.model_dir} is not a model folder (no config.json); build one with benchmarks/tiny_checkpoints.py")
+    check_model_dir(parser, args.model_dir)
     if args.prompts < 1:
         parser.error(f"--prompts must be at least 1, got {args.prompts}")
     if args.kind is None:

@@ -67,6 +67,12 @@ def use_threads(parser, args) -> None:
     torch.set_num_threads(args.threads)
 
 
+def check_model_dir(parser, model_dir: Path) -> None:
+    """Refuses a MODEL_DIR argument that is not a model folder."""
+    if not (model_dir / "config.json").is_file():
+        parser.error(f"{model_dir} is not a model folder (no config.json); build one with benchmarks/tiny_checkpoints.py")
+
+
 def prompt_seed(index: int) -> int:
     """The seed of prompt `index`, for the reference (global RNG) and for our engine (its generator)."""
     return 1000 + index
