@@ -28,7 +28,8 @@ def run(task, options, chat=False, folder=None, seed=0):
     config, items = released(task, folder)
     contexts = [prompt(config["prompt"], item, chat) for item in items]
     decoding = DecodingConfig.from_options(gen_length=64, **options)
-    texts, nfes, counts, _ = IdealBackend().generate(contexts, decoding, [torch.Generator().manual_seed(seed)])
+    generators = [torch.Generator().manual_seed(seed + i) for i in range(len(contexts))]
+    texts, nfes, counts, _ = IdealBackend().generate(contexts, decoding, generators)
     scores = [score(task, config["metric"], text, item) for text, item in zip(texts, items)]
     return sum(scores) / len(scores), nfes, counts
 
@@ -67,7 +68,7 @@ def test_every_valid_answer_scores_one(task):
     config, items = released(task)
     for item in items[::20][:5]:
         problem = parse_prompt(prompt(config["prompt"], item, chat=False))
-        assert all(score(task, config["metric"], problem.render(row), item) == 1.0 for row in problem.distribution.answers.tolist())
+        assert all(score(task, config["metric"], problem.render(row), item) == 1.0 for row in problem.distribution.answers[0].tolist())
 
 
 def test_shuffle_answers_are_scored_as_the_metric_scores_them():
@@ -130,7 +131,7 @@ def test_every_sampler_decodes_the_released_items(sampler):
     contexts = [prompt(data[task][0]["prompt"], data[task][1][0], chat=False) for task in tasks]
     options = {"block_length": 4} if sampler == "dus" else {"pc_frequencies": "uniform"} if sampler == "pc" else {}
     config = DecodingConfig.from_options(gen_length=32, sampler=sampler, **options)
-    output = IdealBackend().generate(contexts, config, [torch.Generator().manual_seed(0)])
+    output = IdealBackend().generate(contexts, config, [torch.Generator().manual_seed(i) for i in range(len(contexts))])
     scores = {task: score(task, data[task][0]["metric"], text, data[task][1][0]) for task, text in zip(tasks, output.texts)}
     # copy and this sudoku have one answer each: the ideal model knows it at every position, whatever the method
     assert scores["copy"] == scores["sudoku"] == 1.0

@@ -94,9 +94,11 @@ def test_invalid_partial_answer_falls_back_to_uniform():
     canvas = torch.tensor([[0, 0, 3]])  # item 0 twice: no arrangement agrees
     _, valid = problem.distribution.probabilities(canvas, 3, 3)
     assert not valid.item()
-    from parallelbench_lmeval.ideal.model import _batch_logits
+    from parallelbench_lmeval.decoding.noise import RowNoise
+    from parallelbench_lmeval.ideal.model import ProblemBatch
 
-    logits = _batch_logits([problem], torch.tensor([0]), canvas, 3, torch.Generator().manual_seed(0))
+    draw = RowNoise(torch.Generator().manual_seed(0), "cpu").for_rows([0], torch.randn)
+    logits = ProblemBatch([problem]).logits(torch.tensor([0]), canvas, 3, draw)
     assert torch.allclose(logits[0, 2, :3].softmax(-1), torch.full((3,), 1 / 3), atol=1e-3)
     assert logits[0, 0, 0] > -1e-3 and logits[0, 0, 1] == -math.inf  # committed positions keep their item
 

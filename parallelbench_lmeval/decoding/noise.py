@@ -13,6 +13,8 @@ import torch
 
 # uniform(shape, dtype) -> U[0, 1) noise of `shape`, whose first dimension is the step's rows
 Uniform = Callable[[tuple[int, ...], torch.dtype], torch.Tensor]
+# the same with another distribution (`RowNoise.for_rows(rows, torch.randn)`: standard normal)
+Draw = Uniform
 
 
 class RowNoise:
@@ -20,11 +22,12 @@ class RowNoise:
         self.generators = generators
         self.device = device
 
-    def for_rows(self, rows: Sequence[int]) -> Uniform:
-        """The noise source of one step, for the batch rows `rows` (in the order the step sees them)."""
+    def for_rows(self, rows: Sequence[int], sample=torch.rand) -> Draw:
+        """The noise source of one step, for the batch rows `rows` (in the order the step sees them);
+        `sample`: torch.rand (uniform, the default) or another sampler of its signature (torch.randn)."""
         if self.generators is None or isinstance(self.generators, torch.Generator):
-            return lambda shape, dtype: torch.rand(shape, dtype=dtype, generator=self.generators, device=self.device)
+            return lambda shape, dtype: sample(shape, dtype=dtype, generator=self.generators, device=self.device)
         own = [self.generators[row] for row in rows]
         return lambda shape, dtype: torch.stack(
-            [torch.rand(shape[1:], dtype=dtype, generator=g, device=self.device) for g in own]
+            [sample(shape[1:], dtype=dtype, generator=g, device=self.device) for g in own]
         )

@@ -22,7 +22,9 @@ from collections.abc import Sequence
 import torch
 
 from parallelbench_lmeval.decoding import DecodingConfig, unmask
+from parallelbench_lmeval.decoding.noise import Draw, RowNoise
 from parallelbench_lmeval.decoding.step import Query, gather_positions
+from parallelbench_lmeval.ideal.distributions import stacked
 from parallelbench_lmeval.ideal.problems import Problem
 from parallelbench_lmeval.ideal.prompts import SUPPORTED_TASKS, parse_prompt
 from parallelbench_lmeval.stats import BatchOutput
@@ -44,50 +46,80 @@ def item_config(config: DecodingConfig, num_items: int) -> DecodingConfig:
     return config
 
 
-def _batch_logits(
-    problems: Sequence[Problem], owner: torch.Tensor, canvas: torch.Tensor, mask_id: int, generator: torch.Generator | None
-) -> torch.Tensor:
-    """Logits [R, L, mask_id + 1] of the rows in `canvas`; row r belongs to problems[owner[r]]."""
-    vocab_size = mask_id
-    probs = torch.zeros(*canvas.shape, vocab_size, dtype=torch.float64, device=canvas.device)
-    for index in owner.unique().tolist():
-        rows = (owner == index).nonzero().squeeze(-1)
-        problem = problems[index]
-        part, valid = problem.distribution.probabilities(canvas[rows], mask_id, vocab_size)
-        uniform = torch.zeros(vocab_size, dtype=torch.float64, device=canvas.device)
-        uniform[: len(problem.alphabet)] = 1 / len(problem.alphabet)
-        fallback = (~valid)[:, None] & (canvas[rows] == mask_id)
-        probs[rows] = torch.where(fallback[..., None], uniform, part)
-    noise = torch.randn(probs.shape, dtype=torch.float64, generator=generator, device=canvas.device) * NOISE
-    logits = (probs.log() + noise).to(torch.float32)
-    return torch.cat([logits, logits.new_full((*canvas.shape, 1), -math.inf)], dim=-1)
+class ProblemBatch:
+    """The distinct problems of one decode call, stacked by kind (`distributions.stacked`), so
+    that one step computes the logits of rows of many problems at once."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(dict.fromkeys(problems))
+        self.index = {problem: i for i, problem in enumerate(self.problems)}
+        self.stacks = stacked([p.distribution for p in self.problems])
+        # problem -> (its stack, its index in that stack)
+        self.stack_of = torch.zeros(len(self.problems), dtype=torch.long)
+        self.place_in_stack = torch.zeros(len(self.problems), dtype=torch.long)
+        for number, (_, members) in enumerate(self.stacks):
+            self.stack_of[members] = number
+            self.place_in_stack[members] = torch.arange(len(members))
+        self.alphabet_sizes = torch.tensor([len(p.alphabet) for p in self.problems])
+
+    def logits(
+        self, owner: torch.Tensor, canvas: torch.Tensor, mask_id: int, draw: Draw, hidden: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits [R, L, mask_id + 1] of the rows in `canvas`; row r belongs to problems[owner[r]];
+        `draw(shape, dtype)` gives the rows' standard normal noise, the first dimension theirs.
+        With `hidden` [S]: the logits [R, S, mask_id + 1] at those positions, each predicted from
+        a copy of the canvas in which it alone is masked (the noise of whole copies is drawn)."""
+        vocab_size, device = mask_id, canvas.device
+        width = canvas.shape[1] if hidden is None else len(hidden)
+        probs = torch.zeros(len(canvas), width, vocab_size, dtype=torch.float64, device=device)
+        valid = torch.zeros(probs.shape[: 1 if hidden is None else 2], dtype=torch.bool, device=device)
+        stack_of, place = self.stack_of.to(device)[owner], self.place_in_stack.to(device)[owner]
+        for number, (stack, _) in enumerate(self.stacks):
+            rows = (stack_of == number).nonzero().squeeze(-1)
+            if len(rows):
+                probs[rows], valid[rows] = stack.probabilities(canvas[rows], mask_id, vocab_size, place[rows], hidden)
+        sizes = self.alphabet_sizes.to(device)[owner, None]
+        uniform = (torch.arange(vocab_size, device=device) < sizes).to(torch.float64) / sizes  # [R, V]
+        # no valid answer left: uniform at the masked positions (a hidden position is masked)
+        fallback = (~valid)[:, None] & (canvas == mask_id) if hidden is None else ~valid
+        probs = torch.where(fallback[..., None], uniform[:, None, :], probs)
+        if hidden is None:
+            noise = draw(probs.shape, torch.float64)
+        else:
+            noise = draw((len(canvas), width, *canvas.shape[1:], vocab_size), torch.float64)
+            noise = noise[:, torch.arange(width, device=device), hidden]
+        logits = (probs.log() + noise * NOISE).to(torch.float32)
+        return torch.cat([logits, logits.new_full((*probs.shape[:2], 1), -math.inf)], dim=-1)
 
 
 def decode(
-    problems: Sequence[Problem], config: DecodingConfig, generator: torch.Generator | None = None
+    problems: Sequence[Problem],
+    config: DecodingConfig,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Decodes problems that share one length: item ids [B, L] and NFE [B] (one unmask call)."""
+    """Decodes problems that share one length: item ids [B, L] and NFE [B] (one unmask call).
+    `generator`: one for the batch, or one per problem (row); then each row draws its logits'
+    noise, samples and random order from its own, whatever else shares the batch."""
     lengths = {p.length for p in problems}
     if len(lengths) != 1:
         raise ValueError(f"decode takes problems of one length, got lengths {sorted(lengths)}")
     num_items = lengths.pop()
     mask_id = max(len(p.alphabet) for p in problems)
-    device = generator.device if generator is not None else torch.device("cpu")
-    distinct = list(dict.fromkeys(problems))
-    owner_of_row = torch.tensor([distinct.index(p) for p in problems], device=device)
+    first = generator if generator is None or isinstance(generator, torch.Generator) else generator[0]
+    device = first.device if first is not None else torch.device("cpu")
+    batch = ProblemBatch(problems)
+    owner_of_row = torch.tensor([batch.index[p] for p in problems], device=device)
+    noise = RowNoise(generator, device)
 
     def denoise(canvas: torch.Tensor, rows: torch.Tensor, query: Query) -> torch.Tensor:
         owners = owner_of_row[rows]
-        logits = gather_positions(_batch_logits(distinct, owners, canvas, mask_id, generator), query.positions)
+        draw = noise.for_rows(rows.tolist(), torch.randn)
+        logits = gather_positions(batch.logits(owners, canvas, mask_id, draw), query.positions)
         if not query.mirror:
             return logits
         # WINO's verification view: each block position predicted with itself hidden
         block = torch.arange(query.block.start, query.block.end, device=canvas.device)
-        size = block.numel()
-        hidden = canvas.unsqueeze(1).repeat(1, size, 1).scatter(2, block.view(1, size, 1).expand(len(canvas), -1, 1), mask_id)
-        views = _batch_logits(distinct, owners.repeat_interleave(size), hidden.flatten(0, 1), mask_id, generator)
-        mirror = views.view(len(canvas), size, *views.shape[1:])[:, torch.arange(size), block]
-        return torch.cat([logits, mirror], dim=1)
+        return torch.cat([logits, batch.logits(owners, canvas, mask_id, draw, hidden=block)], dim=1)
 
     result = unmask(denoise, len(problems), item_config(config, num_items), mask_id, device, generator)
     return result.tokens, result.nfe
@@ -114,16 +146,16 @@ class IdealBackend:
         self, contexts: list[str], config: DecodingConfig, generators: Sequence[torch.Generator] | None
     ) -> BatchOutput:
         """Texts, NFE and number of items (generated and canvas length) per context:
-        tokens per step of the ideal model are items per step. The batch draws its tie-breaking
-        noise and samples from one stream, the first of `generators` (a simulation, not a
-        model whose outputs must not depend on the batch)."""
-        generator = generators[0] if generators else None
+        tokens per step of the ideal model are items per step. Problems of one length and
+        alphabet size decode as one batch, each row drawing from its own generator, so a
+        context decodes as it would alone (the adaptive rules' exception: see `dllm.md`)."""
         problems = [parse_prompt(context) for context in contexts]  # every prompt checked before decoding
         texts: list[str] = [""] * len(problems)
         nfes = [0] * len(problems)
-        for length in sorted({p.length for p in problems}):
-            indices = [i for i, p in enumerate(problems) if p.length == length]
-            tokens, nfe = decode([problems[i] for i in indices], config, generator)
+        for shape in sorted({(p.length, len(p.alphabet)) for p in problems}):
+            indices = [i for i, p in enumerate(problems) if (p.length, len(p.alphabet)) == shape]
+            rows_generators = [generators[i] for i in indices] if generators else None
+            tokens, nfe = decode([problems[i] for i in indices], config, rows_generators)
             for i, ids, steps in zip(indices, tokens.tolist(), nfe.tolist()):
                 texts[i], nfes[i] = problems[i].render(ids), steps
         items = [p.length for p in problems]

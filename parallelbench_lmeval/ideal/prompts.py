@@ -73,6 +73,7 @@ def load_templates(root: Path | None = None) -> dict[str, re.Pattern]:
     return templates
 
 
+@functools.lru_cache(maxsize=4096)  # a sweep sends the same prompts under every configuration
 def parse_prompt(text: str, root: Path | None = None) -> Problem:
     """The Problem of the last Waiting Line / Puzzle question in `text`."""
     matches = [(m.start(), family, m) for family, regex in load_templates(root).items() for m in regex.finditer(text)]

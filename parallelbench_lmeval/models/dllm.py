@@ -173,7 +173,7 @@ class DiffusionLM(LM):
             group_fn=lambda item: (item[1][0], tuple(item[1][1]), item[1][2]),
             group_by="gen_kwargs",
         )
-        batch_size = self._batch_size()
+        batch_size = self._batch_size(len(items))
         outputs = []
         progress = tqdm(total=len(items), disable=disable_tqdm or self.rank != 0, desc="dllm decoding")
         for batch in by_length.get_batched(n=batch_size):
@@ -186,7 +186,11 @@ class DiffusionLM(LM):
         self._sum_totals_over_processes()
         return by_length.get_original(outputs)
 
-    def _batch_size(self) -> int:
+    def _batch_size(self, requests: int) -> int:
+        if self.settings.is_ideal:
+            # the simulation decodes every row from its own generator: one batch of all the requests
+            # gives batch_size=1's outputs, and costs little more than one row
+            return max(requests, 1)
         if self.batch_size != "auto":
             return self.batch_size
         # on a CPU batches beyond 8 buy little (benchmarks/decoding.py); on a GPU, start large and
