@@ -136,3 +136,27 @@ def test_every_sampler_decodes_the_released_items(sampler):
     # copy and this sudoku have one answer each: the ideal model knows it at every position, whatever the method
     assert scores["copy"] == scores["sudoku"] == 1.0
     assert 0.0 <= scores["shuffle"] <= 1.0 and all(nfe >= 1 for nfe in output.nfe)
+
+
+@pytest.mark.parametrize("options", [
+    {"unmasking": "random", "k": 2, "temperature": 1.0},  # sampled, random order: every draw is the row's own
+    {"unmasking": "confidence", "threshold": 0.7},
+    {"sampler": "wino", "wino_threshold": 0.5},  # the verification view and its noise
+    {"sampler": "klass"},
+])
+def test_one_batch_decodes_each_prompt_as_alone(options):
+    """`pretrained=ideal` decodes all of a run's requests as one batch (mixed tasks, lengths and
+    alphabets): each prompt's output and NFE are those it gets decoded alone."""
+    contexts = [prompt(released(task)[0]["prompt"], item, chat=False)
+                for task in ("copy", "shuffle", "replace_random", "insert_random", "latin_square", "sudoku")
+                for item in released(task)[1][::37]]
+    config = DecodingConfig.from_options(gen_length=64, **options)
+
+    def generators():
+        return [torch.Generator().manual_seed(seed) for seed in range(len(contexts))]
+
+    together = IdealBackend().generate(contexts, config, generators())
+    alone = [IdealBackend().generate([context], config, [generator]) for context, generator in zip(contexts, generators())]
+    assert together.texts == [output.texts[0] for output in alone]
+    assert together.nfe == [output.nfe[0] for output in alone]
+    assert len({len(parse_prompt(c).alphabet) for c in contexts}) > 1 and len(set(together.nfe)) > 1

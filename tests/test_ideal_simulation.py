@@ -103,6 +103,33 @@ def test_invalid_partial_answer_falls_back_to_uniform():
     assert logits[0, 0, 0] > -1e-3 and logits[0, 0, 1] == -math.inf  # committed positions keep their item
 
 
+@pytest.mark.parametrize("kind", ["latin_square", "shuffle", "replace_random"])
+def test_verification_view_is_the_canvas_with_each_position_alone_hidden(kind):
+    """WINO's view (`hidden`): for each block position, the marginal there with that position
+    alone masked; computed without the copies of the canvas, it equals them."""
+    from parallelbench_lmeval.ideal import latin_square_problem
+    from parallelbench_lmeval.ideal.model import ProblemBatch
+
+    problems = {"latin_square": latin_square_problem(list("AB12")),
+                "shuffle": waiting_line_problem("shuffle", people(5)),
+                "replace_random": waiting_line_problem("replace_random", people(5), word="New Person")}
+    problem = problems[kind]
+    mask, length = len(problem.alphabet), problem.length
+    generator = torch.Generator().manual_seed(0)
+    answers, _ = decode([problem] * 6, DecodingConfig.from_options(gen_length=length, k=length), generator)
+    # valid partial answers, and invalid ones (a wrong item), with a few positions masked
+    canvas = answers.clone()
+    canvas[3:, 0] = (canvas[3:, 0] + 1) % mask
+    canvas[torch.rand(canvas.shape, generator=generator) < 0.4] = mask
+    batch, owner, block = ProblemBatch([problem]), torch.zeros(6, dtype=torch.long), torch.arange(1, length)
+    no_noise = lambda shape, dtype: torch.zeros(shape, dtype=dtype)  # noqa: E731
+    hidden = batch.logits(owner, canvas, mask, no_noise, hidden=block)
+    copies = canvas.unsqueeze(1).repeat(1, len(block), 1)
+    copies[:, torch.arange(len(block)), block] = mask
+    full = batch.logits(owner.repeat_interleave(len(block)), copies.flatten(0, 1), mask, no_noise)
+    assert torch.equal(hidden, full.view(6, len(block), length, -1)[:, torch.arange(len(block)), block])
+
+
 def test_mixed_batch_decodes_each_problem():
     problems = [
         waiting_line_problem("copy", people(5)),

@@ -63,9 +63,9 @@ def test_killed_sweep_resumes_without_recomputing(sweep_args, tmp_path):
     assert not list(out.glob(".partial-*"))
     for name in CONFIG_NAMES:
         results = list((out / name).rglob("results_*.json"))
-        samples = list((out / name).rglob(f"samples_{STANDIN_TASK}_*.jsonl"))
-        assert len(results) == 1 and len(samples) == 1, name
-        assert len(samples[0].read_text(encoding="utf-8").splitlines()) == 3
+        scores = list((out / name).rglob(f"scores_{STANDIN_TASK}_*.jsonl"))  # lm-eval's samples only when asked
+        assert len(results) == 1 and len(scores) == 1 and not list((out / name).rglob("samples_*")), name
+        assert len(scores[0].read_text(encoding="utf-8").splitlines()) == 3
     recorded = json.loads((out / "confidence_k2" / sweep.DONE_MARKER).read_text(encoding="utf-8"))
     assert recorded["options"] == {"unmasking": "confidence", "k": 2}
 
@@ -80,12 +80,10 @@ def test_killed_sweep_resumes_without_recomputing(sweep_args, tmp_path):
 
 
 def test_kill_while_writing_leaves_nothing_the_report_reads(sweep_args, tmp_path, monkeypatch):
-    from lm_eval.loggers import EvaluationTracker
+    def crash(folder, date_id, samples):
+        raise KeyboardInterrupt("killed after the results JSON, before the per-item scores")
 
-    def crash(self, task_name, samples):
-        raise KeyboardInterrupt("killed after the results JSON, before the samples")
-
-    monkeypatch.setattr(EvaluationTracker, "save_results_samples", crash)
+    monkeypatch.setattr(sweep, "write_item_scores", crash)
     with pytest.raises(KeyboardInterrupt):
         sweep.main(sweep_args)
     out = tmp_path / "sweep"
@@ -98,6 +96,31 @@ def test_kill_while_writing_leaves_nothing_the_report_reads(sweep_args, tmp_path
     assert _finished(out) == sorted(CONFIG_NAMES)
     summary = write_report([out], tmp_path / "report", with_plots=False)
     assert set(summary["models"]["fake"]["strategies"]) == {"confidence-topk", "random", "confidence-threshold"}
+
+
+def test_samples_when_asked_and_per_item_scores_otherwise(sweep_args, tmp_path):
+    """--log_samples writes lm-eval's samples files; without it the per-item scores, the same
+    results files, and the same figures in the report, the per-item oracle included."""
+    config = sweep_args.index("--config")
+    args = [*sweep_args[:config], *sweep_args[config + 2:]]  # the top-k grid only
+    sweep.main([*args, "--output_path", str(tmp_path / "full"), "--log_samples"])
+    sweep.main([*args, "--output_path", str(tmp_path / "lean")])
+    for name in CONFIG_NAMES[:-1]:
+        samples = [json.loads(line) for path in (tmp_path / "full" / name).rglob("samples_*.jsonl")
+                   for line in path.read_text(encoding="utf-8").splitlines()]
+        scores = [json.loads(line) for path in (tmp_path / "lean" / name).rglob("scores_*.jsonl")
+                  for line in path.read_text(encoding="utf-8").splitlines()]
+        assert len(samples) == 3 and {"doc", "arguments", "resps"} <= set(samples[0])
+        assert scores == [{"doc_id": s["doc_id"], "filter": s["filter"], **{m: s[m] for m in s["metrics"]}}
+                          for s in samples]
+        assert not list((tmp_path / "full" / name).rglob("scores_*")) and not list((tmp_path / "lean" / name).rglob("samples_*"))
+        full, lean = (json.loads(next((tmp_path / kind / name).rglob("results_*.json")).read_text(encoding="utf-8"))
+                      for kind in ("full", "lean"))
+        assert full["results"] == lean["results"] and full["task_hashes"] == lean["task_hashes"]
+    configurations = {kind: load_configurations([tmp_path / kind]) for kind in ("full", "lean")}
+    items = {kind: sorted(c.tasks[STANDIN_TASK].item_scores().items() for c in configurations[kind])
+             for kind in configurations}
+    assert items["full"] == items["lean"] and len(items["full"]) == len(CONFIG_NAMES) - 1
 
 
 def test_bad_configurations_and_changed_settings_fail_before_loading(sweep_args, tmp_path, monkeypatch):
@@ -313,3 +336,36 @@ def test_sweep_killed_by_a_signal_resumes_with_every_configuration_once(tmp_path
     for name in finished:
         assert len(list((out / name).glob("*/results_*.json"))) == 1
     assert {p: p.stat().st_mtime_ns for p in results_before} == results_before  # not recomputed
+
+
+def test_each_configuration_records_what_simple_evaluate_records(tmp_path, monkeypatch):
+    """The sweep builds the tasks once and gathers the environment once; each configuration's
+    results are still those of lm-eval's `simple_evaluate` with its gen_kwargs (none of the
+    configuration before leaks in)."""
+    from lm_eval import evaluator
+
+    from parallelbench_lmeval.models.dllm import DiffusionLM
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    tasks, options = ["parallelbench_copy", "parallelbench_sudoku"], {"threshold": 0.9}
+    sweep.main(["--model", "dllm", "--model_args", "pretrained=ideal", "--tasks", ",".join(tasks), "--limit", "4",
+                "--config", "unmasking=random,k=2,block_length=2", "--config", "threshold=0.9",
+                "--bootstrap_iters", "0", "--output_path", str(tmp_path)])
+    swept = json.loads(next((tmp_path / "confidence_threshold0.9").rglob("results_*.json")).read_text(encoding="utf-8"))
+    direct = evaluator.simple_evaluate(model=DiffusionLM(pretrained="ideal"), tasks=tasks, limit=4, bootstrap_iters=0,
+                                       gen_kwargs=options, random_seed=0, numpy_random_seed=0, torch_random_seed=0,
+                                       fewshot_random_seed=0, task_manager=sweep.task_manager_for(tasks, None))
+    direct = json.loads(json.dumps(direct, default=str))  # as lm-eval's tracker writes it
+    assert set(direct) - {"samples"} <= set(swept)
+    timing = {"date", "dllm_totals", "model", "model_args", "batch_size"}  # the last three: as `lm_eval` records them
+    def untimed(value):  # without the measured decoding times
+        if isinstance(value, dict):
+            return {k: untimed(v) for k, v in value.items() if not k.startswith("decode_seconds")}
+        return value
+
+    for key in set(direct) - {"samples", "config", "date"}:  # results, configs, n-samples, environment, versions, ...
+        assert untimed(swept[key]) == untimed(direct[key]), key
+    assert {k: v for k, v in swept["config"].items() if k not in timing} == \
+        {k: v for k, v in direct["config"].items() if k not in timing}
+    assert swept["config"]["model"] == "dllm" and swept["config"]["gen_kwargs"] == options
+

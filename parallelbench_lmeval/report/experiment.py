@@ -23,8 +23,8 @@ configurations, tasks). The models then run one at a time, each loaded once, as 
 `parallelbench sweep` into `<output_path>/<name>/` (so an interrupted experiment, run again,
 skips every finished configuration), and the report of all of them goes to
 `<output_path>/report/` (models shown under their `name`). Settings at the top level (tasks,
-limit, few-shot and chat options, seed, batch size, device, include_path, system_instruction)
-apply to every model; a model entry may override batch_size, max_batch_size and device.
+limit, few-shot and chat options, seed, batch size, device, include_path, system_instruction,
+log_samples) apply to every model; a model entry may override batch_size, max_batch_size and device.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ SETTINGS = {  # top-level key -> default
     "output_path": None, "tasks": None, "models": None, "limit": None, "num_fewshot": None,
     "apply_chat_template": False, "fewshot_as_multiturn": False, "system_instruction": None,
     "include_path": None, "seed": 0, "batch_size": None, "max_batch_size": None, "device": None,
-    "bootstrap_iters": 100000, "report": True,
+    "bootstrap_iters": 100000, "log_samples": False, "report": True,
 }
 MODEL_KEYS = ("name", "model", "model_args", "grids", "configs", "batch_size", "max_batch_size", "device")
 DLLM = "dllm"
@@ -133,7 +133,7 @@ def sweep_arguments(settings: dict, entry: ModelEntry) -> argparse.Namespace:
         max_batch_size=pick("max_batch_size"), device=pick("device"), num_fewshot=settings["num_fewshot"],
         apply_chat_template=settings["apply_chat_template"], fewshot_as_multiturn=settings["fewshot_as_multiturn"],
         system_instruction=settings["system_instruction"], include_path=settings["include_path"],
-        bootstrap_iters=settings["bootstrap_iters"], seed=settings["seed"],
+        bootstrap_iters=settings["bootstrap_iters"], seed=settings["seed"], log_samples=bool(settings["log_samples"]),
     )
 
 
@@ -161,7 +161,6 @@ def check_experiment(settings: dict, entries: list[ModelEntry]) -> tuple[dict[st
     """Everything that can be checked before a model loads; returns each model's configurations
     and the TaskManager that found the tasks."""
     import lm_eval.api.registry
-    from lm_eval.tasks import TaskManager
 
     from parallelbench_lmeval.models.dllm import check_model_args
     from parallelbench_lmeval.registration import ensure_registered
@@ -182,7 +181,7 @@ def check_experiment(settings: dict, entries: list[ModelEntry]) -> tuple[dict[st
 
             check_model_args(simple_parse_args_string(args.model_args), flags)
         planned[entry.name] = configurations(entry)
-    task_manager = TaskManager(include_path=settings["include_path"])
+    task_manager = sweeps.task_manager_for(settings["tasks"], settings["include_path"])
     unknown = [t for t in settings["tasks"] if not task_manager.match_tasks([t]) and not Path(t).is_file()]
     if unknown:
         raise ValueError(f"unknown task(s) {unknown}; see `lm_eval ls tasks` (ParallelBench: parallelbench, parallelbench_*)")

@@ -1,4 +1,5 @@
-"""Reading lm-eval output folders: `<output_path>/<model>/results_<date>.json` (+ `samples_<task>_<date>.jsonl`).
+"""Reading lm-eval output folders: `<output_path>/<model>/results_<date>.json` (+ `samples_<task>_<date>.jsonl`,
+or a sweep's `scores_<task>_<date>.jsonl`).
 
 A *configuration* is one model decoded one way (`dllm` options from `model_args` overridden
 by `gen_kwargs`; other engines such as `hf` have one configuration each). Results files of
@@ -157,10 +158,11 @@ class TaskResult:
     run: dict = field(default_factory=dict)
 
     def item_scores(self) -> dict:
-        """doc_id -> (score, tokens per step) from the samples file (needs `--log_samples`)."""
+        """doc_id -> (score, tokens per step) from the samples file (needs `--log_samples`) or the
+        per-item scores file a sweep writes by default."""
         if self.samples_file is None or self.accuracy_metric is None:
             raise ValueError(
-                f"no samples file for task {self.task!r} next to its results; rerun with --log_samples"
+                f"no samples or scores file for task {self.task!r} next to its results; rerun with --log_samples"
             )
         items = {}
         with open(self.samples_file, encoding="utf-8") as handle:
@@ -291,7 +293,9 @@ def read_results_file(results_file: Path, aliases: dict[str, str] | None = None)
         tps = metrics.get(TOKENS_PER_STEP_METRIC, nominal_tokens_per_step(engine, options, gen_length))
         if task_config.get("output_type", "generate_until") != "generate_until":
             tps = math.nan  # a likelihood task decodes nothing
-        samples_file = results_file.parent / f"samples_{task}_{date}.jsonl"
+        # lm-eval's samples, or a sweep's per-item scores (the same rows without documents and outputs)
+        samples_file = next((path for kind in ("samples", "scores")
+                             if (path := results_file.parent / f"{kind}_{task}_{date}.jsonl").exists()), None)
         n_samples = (results.get("n-samples", {}).get(task) or {}).get("effective")
         tasks[task] = TaskResult(
             task=task,
@@ -302,7 +306,7 @@ def read_results_file(results_file: Path, aliases: dict[str, str] | None = None)
             gen_length=gen_length,
             n_samples=n_samples,
             filter=filter_name,
-            samples_file=samples_file if samples_file.exists() else None,
+            samples_file=samples_file,
             limit=_task_limit(results, task),
             scored_with=(task_config.get("dataset_kwargs") or {}).get("scored_with") or None,
             run=run,

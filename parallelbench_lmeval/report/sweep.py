@@ -1,8 +1,16 @@
 """`parallelbench sweep`: load a model once and evaluate a grid of decoding configurations.
 
 Each configuration gets its own standard lm-eval output folder, `OUTPUT/<config>/<model>/results_<date>.json`
-and `samples_<task>_<date>.jsonl` (written by lm-eval's EvaluationTracker), with the decoding
-options in the results' `config.gen_kwargs` and in `OUTPUT/<config>/sweep_config.json`.
+(written by lm-eval's EvaluationTracker, as `lm_eval` writes it), with the decoding options in the
+results' `config.gen_kwargs` and in `OUTPUT/<config>/sweep_config.json`. Beside it, per task, either
+lm-eval's `samples_<task>_<date>.jsonl` (with `--log_samples`: documents, prompts, outputs) or, by
+default, `scores_<task>_<date>.jsonl`: each item's `doc_id`, `filter` and metrics, all that the
+report's per-item figures (the oracle) read, at a twentieth of the size.
+
+The tasks are built once per sweep and the environment description (`pretty_env_info`, from
+`pip list` and friends) gathered once: `evaluate_configuration` then runs lm-eval's `evaluate` per
+configuration with what `simple_evaluate` would set (seeds, gen_kwargs, few-shot settings) and
+assembles the same results.
 
 A configuration is evaluated in `OUTPUT/.partial-<config>/` and renamed to `OUTPUT/<config>/`
 only once every file is written (the rename is atomic), so an interrupted sweep restarted with
@@ -26,10 +34,13 @@ there: such a folder is accepted only while the new setting is unset too.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import os
+import random
 import shutil
+import time
 from pathlib import Path
 
 from lm_eval.utils import simple_parse_args_string
@@ -252,12 +263,103 @@ def _start_partial(partial: Path, name: str, options: dict) -> None:
                                           encoding="utf-8")
 
 
-def run_configuration(lm, options: dict, output: Path, args, task_manager, record: dict) -> Path | None:
+class SweepTasks:
+    """The sweep's tasks and groups, loaded once (lm-eval reads, indexes and fingerprints every
+    item: most of a second per configuration otherwise). `configured` sets them up for one
+    configuration as `simple_evaluate` would: the YAML's generation_kwargs updated with the
+    configuration's options (never those of the configuration before), the few-shot seed reset."""
+
+    def __init__(self, task_manager, args):
+        self.loaded = task_manager.load(args.tasks)
+        self.seed = args.seed
+        self.generation_kwargs = {}
+        for name, task in self.loaded["tasks"].items():
+            if task.get_config("output_type") == "generate_until":
+                self.generation_kwargs[name] = copy.deepcopy(task.get_config("generation_kwargs"))
+            default_num_fewshot = task.get_config("num_fewshot")
+            if args.num_fewshot is not None and default_num_fewshot != 0:
+                task.set_config(key="num_fewshot", value=args.num_fewshot)
+            elif args.num_fewshot is None and default_num_fewshot is None:
+                task.set_config(key="num_fewshot", value=0)
+
+    def configured(self, options: dict) -> dict:
+        for name, task in self.loaded["tasks"].items():
+            if name in self.generation_kwargs:
+                task.set_config(key="generation_kwargs", value={**copy.deepcopy(self.generation_kwargs[name]), **options})
+            task.set_fewshot_seed(seed=self.seed)
+        return self.loaded
+
+
+def environment_record() -> dict:
+    """What `simple_evaluate` adds to every results file about the machine (git hash, torch's
+    environment report, versions); gathered once per sweep, its `pip list` alone takes a second."""
+    from lm_eval.loggers.utils import add_env_info, get_git_commit_hash
+
+    record = {"git_hash": get_git_commit_hash()}
+    add_env_info(record)
+    return record
+
+
+def evaluate_configuration(lm, tasks: SweepTasks, options: dict, args, environment: dict) -> dict | None:
+    """lm-eval's `simple_evaluate(model=lm, gen_kwargs=options, ...)` on the sweep's tasks, as the
+    `lm_eval` command records it (model name and arguments, batch size); None on the processes of
+    a data-parallel run other than the main one."""
+    import numpy as np
+    import torch
+    from lm_eval import evaluator
+    from lm_eval.loggers.utils import add_tokenizer_info
+
+    started = time.time()
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    results = evaluator.evaluate(
+        lm=lm,
+        task_dict=tasks.configured(options),
+        limit=args.limit,
+        bootstrap_iters=args.bootstrap_iters,
+        log_samples=True,  # the per-item scores; written in full only with --log_samples
+        system_instruction=args.system_instruction,
+        apply_chat_template=args.apply_chat_template,
+        fewshot_as_multiturn=args.fewshot_as_multiturn,
+    )
+    if results is None:
+        return None
+    results["config"] = {
+        "model": args.model,
+        "model_args": args.model_args,
+        **lm.get_model_info(),
+        "batch_size": simple_parse_args_string(args.model_args).get("batch_size", args.batch_size),
+        "batch_sizes": [],
+        "device": args.device,
+        "use_cache": None,
+        "limit": args.limit,
+        "bootstrap_iters": args.bootstrap_iters,
+        "gen_kwargs": dict(options) or None,
+        **{key: args.seed for key in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed")},
+    }
+    results["git_hash"] = environment["git_hash"]
+    results["date"] = started
+    results.update({key: value for key, value in environment.items() if key != "git_hash"})
+    add_tokenizer_info(results, lm)
+    return results
+
+
+def write_item_scores(folder: Path, date_id: str, samples: dict) -> None:
+    """`scores_<task>_<date>.jsonl` per task: each sample's doc_id, filter and metrics."""
+    for task_name, rows in samples.items():
+        with open(folder / f"scores_{task_name}_{date_id}.jsonl", "w", encoding="utf-8") as handle:
+            for row in rows:
+                scores = {"doc_id": row["doc_id"], "filter": row["filter"], **{m: row[m] for m in row["metrics"]}}
+                handle.write(json.dumps(scores, ensure_ascii=False) + "\n")
+
+
+def run_configuration(lm, options: dict, output: Path, args, tasks: SweepTasks, record: dict, environment: dict) -> Path | None:
     """Evaluates one configuration into `.partial-<name>/`, then renames it into place.
 
-    `record`: the sweep's settings, written to `sweep.json` when the first configuration finishes.
+    `record`: the sweep's settings, written to `sweep.json` when the first configuration finishes;
+    `environment`: `environment_record()`.
     """
-    from lm_eval import evaluator
     from lm_eval.loggers import EvaluationTracker
 
     name = config_name(options)
@@ -275,35 +377,19 @@ def run_configuration(lm, options: dict, output: Path, args, task_manager, recor
     )
     if not general._get_model_name(args.model_args):  # lm-eval would name the folder at random
         general.model_name = general.model_name_sanitized = args.model
-    results = evaluator.simple_evaluate(
-        model=lm,
-        tasks=args.tasks,
-        num_fewshot=args.num_fewshot,
-        limit=args.limit,
-        log_samples=True,
-        system_instruction=args.system_instruction,
-        apply_chat_template=args.apply_chat_template,
-        fewshot_as_multiturn=args.fewshot_as_multiturn,
-        gen_kwargs=dict(options) or None,
-        task_manager=task_manager,
-        bootstrap_iters=args.bootstrap_iters,
-        random_seed=args.seed,
-        numpy_random_seed=args.seed,
-        torch_random_seed=args.seed,
-        fewshot_random_seed=args.seed,
-    )
+    results = evaluate_configuration(lm, tasks, options, args, environment)
     if results is None:  # not the main process of a data-parallel run: it writes nothing
         return None
     samples = results.pop("samples")
-    # as `lm_eval --model NAME --model_args ...` would record it (a model object is recorded by class name)
-    results["config"]["model"] = args.model
-    results["config"]["model_args"] = args.model_args
-    results["config"]["batch_size"] = simple_parse_args_string(args.model_args).get("batch_size", args.batch_size)
     tracker.save_results_aggregated(results=results, samples=samples)
-    for task_name in results["configs"]:
-        tracker.save_results_samples(task_name=task_name, samples=samples[task_name])
+    if args.log_samples:
+        for task_name in results["configs"]:
+            tracker.save_results_samples(task_name=task_name, samples=samples[task_name])
+    else:
+        write_item_scores(partial / general.model_name_sanitized, tracker.date_id, samples)
     # the tracker logs write errors instead of raising: check before calling the configuration done
-    if not list(partial.rglob("results_*.json")) or len(list(partial.rglob("samples_*.jsonl"))) < len(results["configs"]):
+    per_task = "samples_*.jsonl" if args.log_samples else "scores_*.jsonl"
+    if not list(partial.rglob("results_*.json")) or len(list(partial.rglob(per_task))) < len(results["configs"]):
         raise RuntimeError(f"lm-eval did not write the results of configuration {name} under {partial}")
     done = {"name": name, "options": options, "label": options_label(options), "model": args.model,
             "model_args": args.model_args, "tasks": args.tasks, "limit": args.limit}
@@ -348,6 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--system_instruction")
     parser.add_argument("--include_path", help="extra folder of task YAMLs")
     parser.add_argument("--bootstrap_iters", type=int, default=100000)
+    parser.add_argument("--log_samples", action="store_true",
+                        help="write lm-eval's samples files (documents, prompts, outputs, scores) for every "
+                             "configuration; without it each task gets a scores_<task>_<date>.jsonl of per-item metrics")
     parser.add_argument("--seed", type=int, default=0, help="python/numpy/torch/fewshot seeds of every configuration")
     return parser
 
@@ -375,11 +464,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def task_manager_for(tasks: list[str], include_path: str | None):
+    """A TaskManager that knows `tasks`: when they are all ParallelBench's (or the include path's),
+    one that indexes only those folders; lm-eval's own thousands of task files take 7-15 s to index."""
+    from lm_eval.tasks import TaskManager
+
+    own = TaskManager(include_path=include_path, include_defaults=False)
+    if all(own.match_tasks([task]) for task in tasks):
+        return own
+    return TaskManager(include_path=include_path)
+
+
 def sweep(args, configs: list[dict], task_manager=None) -> list[Path]:
     """Checks everything it can, loads the model once, then evaluates each unfinished configuration.
     `task_manager`: an lm-eval TaskManager to reuse (indexing the tasks takes seconds)."""
     import lm_eval.api.registry
-    from lm_eval.tasks import TaskManager
     from tqdm import tqdm
 
     from parallelbench_lmeval.registration import ensure_registered
@@ -395,11 +494,13 @@ def sweep(args, configs: list[dict], task_manager=None) -> list[Path]:
     if not todo:
         return []
     _check_folders(output, [config_name(o) for o in todo])
-    task_manager = task_manager or TaskManager(include_path=args.include_path)
+    task_manager = task_manager or task_manager_for(args.tasks, args.include_path)
     unknown = [t for t in args.tasks if not task_manager.match_tasks([t]) and not Path(t).is_file()]
     if unknown:
         raise ValueError(f"unknown task(s) {unknown}; see `lm_eval ls tasks` (ParallelBench: parallelbench, parallelbench_*)")
+    tasks = SweepTasks(task_manager, args)
+    environment = environment_record()
     lm = lm_eval.api.registry.get_model(args.model).create_from_arg_string(args.model_args, lm_config)
-    written = [run_configuration(lm, options, output, args, task_manager, record)
+    written = [run_configuration(lm, options, output, args, tasks, record, environment)
                for options in tqdm(todo, desc="configurations", unit="config")]
     return [path for path in written if path is not None]
