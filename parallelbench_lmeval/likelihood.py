@@ -17,17 +17,23 @@ estimate:
 
 Unlike the reference, the random numbers come from a CPU generator given per request, so an
 estimate does not depend on the other requests of the run, their order, or the device.
+`log_likelihoods` runs the copies of several passes, of several requests, in one forward pass
+(LLaDA's script runs one request at a time, `mc_batch` copies per pass): the same draws, and
+the same estimates up to the float rounding of a larger, padded forward pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 # logits(ids [rows, T], positions [rows, P]) -> logits [rows, P, V] predicting `ids` at those positions
 PositionLogits = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# the same for right-padded rows: logits(ids, positions, keys [rows, T], False for padding)
+PaddedPositionLogits = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def masking_counts(answer_length: int, rows: int, generator: torch.Generator) -> torch.Tensor:
@@ -48,8 +54,18 @@ def guided_logits(logits: torch.Tensor, unconditional: torch.Tensor, cfg_scale: 
     return unconditional + (cfg_scale + 1) * (logits - unconditional)
 
 
-def elbo_pass(
-    logits_at: PositionLogits,
+@dataclass(frozen=True)
+class MaskedCopies:
+    """One pass of one request: its `mc_batch` masked copies as LLaDA's estimator draws them."""
+
+    ids: torch.Tensor  # [rows, T] prompt + answer with masks (+ suffix); with guidance the unconditional rows follow
+    positions: torch.Tensor  # [rows, P] the masked answer positions each row predicts (a row with fewer repeats one)
+    selected: torch.Tensor  # [mc_batch, P] the predicted positions that are masked
+    targets: torch.Tensor  # [mc_batch, P] the answer tokens there
+    ratios: torch.Tensor  # [mc_batch, P] the row's share of masked answer tokens, x_j / L
+
+
+def masked_copies(
     prompt: torch.Tensor,
     answer: torch.Tensor,
     mc_batch: int,
@@ -57,10 +73,9 @@ def elbo_pass(
     generator: torch.Generator,
     cfg_scale: float = 0.0,
     suffix: torch.Tensor | None = None,
-) -> float:
-    """One forward pass of `mc_batch` masked copies of prompt + answer (+ `suffix`, tokens a
-    tokenizer appends, such as BERT's [SEP]: context, never masked): its term of the estimate
-    (the weighted sum of the masked tokens' cross-entropies over the rows, divided by `mc_batch`)."""
+) -> MaskedCopies:
+    """The copies of one pass of prompt + answer (+ `suffix`, tokens a tokenizer appends, such as
+    BERT's [SEP]: context, never masked); with guidance, the copies with the prompt masked follow."""
     length = answer.numel()
     counts = masking_counts(length, mc_batch, generator)
     masked = masked_answer_positions(counts, length, generator)
@@ -76,15 +91,35 @@ def elbo_pass(
     if cfg_scale > 0:
         unconditional = ids.clone()
         unconditional[:, : prompt.numel()] = mask_id
-        both = logits_at(torch.cat([ids, unconditional]), torch.cat([positions, positions]))
-        logits = guided_logits(*both.chunk(2), cfg_scale)
-    else:
-        logits = logits_at(ids, positions)
+        ids, positions = torch.cat([ids, unconditional]), torch.cat([positions, positions])
     selected = masked.gather(1, order)
-    targets = answer[order]
-    losses = F.cross_entropy(logits[selected], targets[selected], reduction="none")
-    ratios = (counts / length).unsqueeze(1).expand_as(selected)[selected]
-    return ((losses / ratios).sum() / mc_batch).item()
+    ratios = (counts / length).unsqueeze(1).expand_as(selected)
+    return MaskedCopies(ids, positions, selected, answer[order], ratios)
+
+
+def pass_term(logits: torch.Tensor, copies: MaskedCopies, cfg_scale: float = 0.0) -> torch.Tensor:
+    """A pass's term of the estimate from the logits at its copies' positions: the weighted sum of
+    the masked tokens' cross-entropies over the rows, divided by the number of rows (0-dim)."""
+    if cfg_scale > 0:
+        logits = guided_logits(*logits.chunk(2), cfg_scale)
+    selected = copies.selected
+    losses = F.cross_entropy(logits[selected], copies.targets[selected], reduction="none")
+    return (losses / copies.ratios[selected]).sum() / len(selected)
+
+
+def elbo_pass(
+    logits_at: PositionLogits,
+    prompt: torch.Tensor,
+    answer: torch.Tensor,
+    mc_batch: int,
+    mask_id: int,
+    generator: torch.Generator,
+    cfg_scale: float = 0.0,
+    suffix: torch.Tensor | None = None,
+) -> float:
+    """One forward pass of `mc_batch` masked copies of prompt + answer (+ `suffix`): its term."""
+    copies = masked_copies(prompt, answer, mc_batch, mask_id, generator, cfg_scale, suffix)
+    return pass_term(logits_at(copies.ids, copies.positions), copies, cfg_scale).item()
 
 
 def log_likelihood(
@@ -107,3 +142,66 @@ def log_likelihood(
         for _ in range(mc_num // mc_batch)
     ]
     return -sum(passes) / len(passes)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One estimate to make: the ids (suffix: unmasked context after the answer) and the
+    generator its draws come from."""
+
+    prompt: torch.Tensor
+    answer: torch.Tensor
+    suffix: torch.Tensor
+    generator: torch.Generator
+
+    @property
+    def length(self) -> int:
+        return self.prompt.numel() + self.answer.numel() + self.suffix.numel()
+
+
+def log_likelihoods(
+    logits_at: PaddedPositionLogits,
+    requests: Sequence[Request],
+    mc_num: int,
+    mc_batch: int,
+    mask_id: int,
+    cfg_scale: float = 0.0,
+    passes_per_forward: int = 1,
+    on_forward: Callable[[int], None] = lambda passes: None,
+) -> list[float]:
+    """`log_likelihood` of every request, each drawing from its own generator (the same draws as
+    one request at a time), with the copies of up to `passes_per_forward` passes, of any requests,
+    in one forward pass: requests by decreasing length, right-padded to the longest (the padding
+    is never attended, so it changes a pass's logits by float rounding only). `on_forward(passes)`
+    is called after each forward pass."""
+    terms: list[list[torch.Tensor]] = [[] for _ in requests]
+    group: list[tuple[int, MaskedCopies]] = []
+
+    def run(group):
+        width = max(copies.ids.shape[1] for _, copies in group)
+        ids = torch.cat([F.pad(copies.ids, (0, width - copies.ids.shape[1]), value=mask_id) for _, copies in group])
+        keys = torch.cat([F.pad(torch.ones_like(copies.ids, dtype=torch.bool), (0, width - copies.ids.shape[1]))
+                          for _, copies in group])
+        predicted = max(copies.positions.shape[1] for _, copies in group)
+        positions = torch.cat([F.pad(copies.positions, (0, predicted - copies.positions.shape[1])) for _, copies in group])
+        logits = logits_at(ids, positions, keys)
+        start = 0
+        for index, copies in group:
+            rows, columns = copies.ids.shape[0], copies.positions.shape[1]
+            terms[index].append(pass_term(logits[start : start + rows, :columns], copies, cfg_scale))
+            start += rows
+        on_forward(len(group))
+
+    for index in sorted(range(len(requests)), key=lambda i: -requests[i].length):
+        request = requests[index]
+        if request.answer.numel() == 0:
+            continue
+        for _ in range(mc_num // mc_batch):
+            group.append((index, masked_copies(request.prompt, request.answer, mc_batch, mask_id, request.generator,
+                                               cfg_scale, request.suffix)))
+            if len(group) == passes_per_forward:
+                run(group)
+                group = []
+    if group:
+        run(group)
+    return [-sum(t.item() for t in passes) / len(passes) if passes else 0.0 for passes in terms]

@@ -108,6 +108,41 @@ def test_estimates_do_not_depend_on_the_other_requests(lm):
     assert all(isinstance(ll, float) and ll < 0 and greedy is False for ll, greedy in together)
 
 
+@pytest.mark.parametrize("options", [{}, {"cfg_scale": 0.5}])
+def test_passes_of_several_requests_share_a_forward_pass(tiny_masked_lm_dir, options):
+    """With batch_size=N the copies of N passes, of any requests and lengths, run in one forward
+    pass (right-padded): the same draws, so the estimates of one pass per forward up to float
+    rounding; rolling windows too."""
+    from parallelbench_lmeval.models.transformer_backend import TransformerBackend
+
+    pairs = [("The sky is", " blue"), ("", "hello world"), ("a much longer context of many words", " and a long answer too"),
+             ("one two ", "three four")]
+    text = "one two three four five six seven eight nine ten eleven twelve"
+    forwards = []
+    logits_at = TransformerBackend.logits_at
+
+    def counting(self, ids, positions, keys=None):
+        forwards.append(ids.shape[0])
+        return logits_at(self, ids, positions, keys)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TransformerBackend, "logits_at", counting)
+        results = {}
+        for batch_size in (1, 3, 16):
+            lm = DiffusionLM(pretrained=str(tiny_masked_lm_dir), device="cpu", mc_num=8, mc_batch_size=4,
+                             batch_size=batch_size, max_length=8, **options)
+            forwards.clear()
+            results[batch_size] = ([ll for ll, _ in lm.loglikelihood(requests(*pairs), disable_tqdm=True)],
+                                   lm.loglikelihood_rolling(requests((text,)), disable_tqdm=True))
+            results[batch_size] += (list(forwards),)
+    rows = 4 * (2 if options else 1)
+    assert results[1][2] == [rows] * (len(results[1][2]))  # one pass per forward pass
+    assert max(results[3][2]) == 3 * rows and max(results[16][2]) > 3 * rows
+    for batch_size in (3, 16):
+        assert results[batch_size][0] == pytest.approx(results[1][0], rel=1e-6)
+        assert results[batch_size][1] == pytest.approx(results[1][1], rel=1e-6)
+
+
 def test_the_seed_changes_the_draws(tiny_masked_lm_dir):
     pair = requests(("The sky is", " blue and wide"))
     first, other = (DiffusionLM(pretrained=str(tiny_masked_lm_dir), device="cpu", mc_num=4, mc_batch_size=4, seed=s)

@@ -19,7 +19,7 @@ from parallelbench_lmeval import __version__
 from parallelbench_lmeval.decoding import DecodingConfig
 from parallelbench_lmeval.decoding.config import DECODING_OPTIONS
 from parallelbench_lmeval.decoding.frequencies import check_table_name
-from parallelbench_lmeval.likelihood import log_likelihood
+from parallelbench_lmeval.likelihood import Request, log_likelihoods
 from parallelbench_lmeval.models.settings import ModelSettings
 from parallelbench_lmeval.options import optional_int
 from parallelbench_lmeval.stats import DecodedText
@@ -37,6 +37,13 @@ def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     if dtype == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     return DTYPES[dtype]
+
+
+def stream_seed(*parts: str) -> int:
+    """The seed of a request's random numbers, from the run's seed and what identifies the request
+    (its prompt; for likelihood, the request type and arguments): never from its place in the run."""
+    digest = hashlib.blake2b("\0".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
 
 
 @functools.cache
@@ -206,8 +213,7 @@ class DiffusionLM(LM):
     def _request_generator(self, seed: int, context: str) -> torch.Generator:
         """A generator seeded by the run's seed and the prompt: a request samples the same way
         whatever else shares its batch, and repeated prompts do not share their noise by rank."""
-        digest = hashlib.blake2b(f"{seed}\0{context}".encode(), digest_size=8).digest()
-        return torch.Generator(self._device).manual_seed(int.from_bytes(digest, "little") >> 1)
+        return torch.Generator(self._device).manual_seed(stream_seed(str(seed), context))
 
     def _generate_fitting(self, contexts: list[str], config: DecodingConfig, until: list[str], generators) -> list[DecodedText]:
         """With batch_size=auto, a batch that runs out of accelerator memory is decoded in halves,
@@ -264,32 +270,28 @@ class DiffusionLM(LM):
         backend = self._likelihood_backend("loglikelihood")
         # every request is tokenized and checked before the first forward pass
         inputs = [backend.likelihood_inputs(*request.args) for request in requests]
-        started, passes = time.perf_counter(), 0
-        results = []
-        for request, (prompt, answer, suffix) in zip(tqdm(requests, disable=disable_tqdm or self.rank != 0,
-                                                          desc="dllm loglikelihood"), inputs):
-            estimate = self._estimate(backend, ("loglikelihood", *request.args), prompt, answer, suffix)
-            greedy = self.settings.check_greedy and backend.decodes_greedily(prompt, answer, suffix)
-            passes += self._passes(answer) + (len(answer) if self.settings.check_greedy else 0)
-            results.append((estimate, bool(greedy)))
-        self._log_likelihood_cost("loglikelihood", len(requests), passes, started)
-        return results
+        started = time.perf_counter()
+        estimates = self._estimates(backend, [(("loglikelihood", *request.args), *ids)
+                                              for request, ids in zip(requests, inputs)], disable_tqdm)
+        greedy = [self.settings.check_greedy and backend.decodes_greedily(*ids) for ids in inputs]
+        self._log_likelihood_cost("loglikelihood", len(requests), started)
+        return [(estimate, bool(is_greedy)) for estimate, is_greedy in zip(estimates, greedy)]
 
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False) -> list[float]:
         """log p(text) per request: the ELBO estimates of lm-eval's disjoint rolling windows, summed."""
         backend = self._likelihood_backend("loglikelihood_rolling")
         windows = [backend.rolling_windows(request.args[0]) for request in requests]
-        started, passes = time.perf_counter(), 0
+        started = time.perf_counter()
+        keyed = [(("loglikelihood_rolling", request.args[0], str(index)), prompt, answer, backend.special_suffix)
+                 for request, document in zip(requests, windows) for index, (prompt, answer) in enumerate(document)]
+        estimates = iter(self._estimates(backend, keyed, disable_tqdm))
         results = []
-        for request, document in zip(tqdm(requests, disable=disable_tqdm or self.rank != 0,
-                                          desc="dllm loglikelihood_rolling"), windows):
+        for document in windows:
             total = 0.0
-            for index, (prompt, answer) in enumerate(document):
-                key = ("loglikelihood_rolling", request.args[0], str(index))
-                total += self._estimate(backend, key, prompt, answer, backend.special_suffix)
-                passes += self._passes(answer)
+            for _ in document:
+                total += next(estimates)
             results.append(total)
-        self._log_likelihood_cost("loglikelihood_rolling", len(requests), passes, started)
+        self._log_likelihood_cost("loglikelihood_rolling", len(requests), started)
         return results
 
     def _likelihood_backend(self, request_type: str):
@@ -299,26 +301,43 @@ class DiffusionLM(LM):
             )
         return self.backend
 
-    def _estimate(self, backend, key: tuple, prompt: list[int], answer: list[int], suffix: list[int]) -> float:
-        """One request's estimate, its masks drawn from a generator seeded by the seed and the request."""
-        digest = hashlib.blake2b("\0".join((str(self.seed), *key)).encode(), digest_size=8).digest()
-        generator = torch.Generator().manual_seed(int.from_bytes(digest, "little") >> 1)
+    def _estimates(self, backend, keyed: list[tuple], disable_tqdm: bool) -> list[float]:
+        """The estimate of each (key, prompt, answer, suffix): its masks drawn from a generator seeded
+        by the seed and the key, so that it does not depend on the other requests; the masked
+        copies of `batch_size` passes (of any requests) share a forward pass."""
         as_tensor = functools.partial(torch.tensor, dtype=torch.long, device=self._device)
+        requests = []
+        for key, prompt, answer, suffix in keyed:
+            generator = torch.Generator().manual_seed(stream_seed(str(self.seed), *key))
+            requests.append(Request(as_tensor(prompt), as_tensor(answer), as_tensor(suffix), generator))
+        passes = self.settings.mc_num // self.settings.mc_batch_size
+        progress = tqdm(total=passes * sum(1 for r in requests if r.answer.numel()), desc="dllm likelihood passes",
+                        disable=disable_tqdm or self.rank != 0)
         with torch.no_grad():
-            return log_likelihood(
-                backend.logits_at, as_tensor(prompt), as_tensor(answer), self.settings.mc_num,
-                self.settings.mc_batch_size, backend.mask_id, generator, self.settings.cfg_scale, as_tensor(suffix),
+            estimates = log_likelihoods(
+                backend.logits_at, requests, self.settings.mc_num, self.settings.mc_batch_size, backend.mask_id,
+                self.settings.cfg_scale, self._passes_per_forward(), on_forward=progress.update,
             )
+        progress.close()
+        return estimates
 
-    def _passes(self, answer: list[int]) -> int:
-        return self.settings.mc_num // self.settings.mc_batch_size if answer else 0
+    def _passes_per_forward(self) -> int:
+        """Passes (of mc_batch_size masked copies, twice that with guidance) per forward pass:
+        batch_size; with batch_size=auto, 8 on a CPU (as for decoding), else as many as fill
+        max_batch_size rows."""
+        if self.batch_size != "auto":
+            return self.batch_size
+        if self._device.type == "cpu":
+            return CPU_AUTO_BATCH_SIZE
+        rows = self.settings.mc_batch_size * (2 if self.settings.cfg_scale > 0 else 1)
+        return max(1, self.max_batch_size // rows)
 
-    def _log_likelihood_cost(self, request_type: str, count: int, passes: int, started: float) -> None:
+    def _log_likelihood_cost(self, request_type: str, count: int, started: float) -> None:
         rows = self.settings.mc_batch_size * (2 if self.settings.cfg_scale > 0 else 1)
         logger.info(
-            "%s: %d requests, %d forward passes of %d rows (mc_num=%d, mc_batch_size=%d, cfg_scale=%g), %.1f s",
-            request_type, count, passes, rows, self.settings.mc_num, self.settings.mc_batch_size,
-            self.settings.cfg_scale, time.perf_counter() - started,
+            "%s: %d requests, forward passes of up to %d passes of %d rows (mc_num=%d, mc_batch_size=%d, "
+            "cfg_scale=%g), %.1f s", request_type, count, self._passes_per_forward(), rows, self.settings.mc_num,
+            self.settings.mc_batch_size, self.settings.cfg_scale, time.perf_counter() - started,
         )
 
     # ------------------------------------------------------------------ chat templates

@@ -227,11 +227,13 @@ class TransformerBackend:
     def forward_shift(self) -> int:
         return 1 if self.family == "dream" else 0
 
-    def logits_at(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """Logits [rows, P, V] predicting `ids` at `positions`, every token attended (no padding)."""
+    def logits_at(self, ids: torch.Tensor, positions: torch.Tensor, keys: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits [rows, P, V] predicting `ids` at `positions`; `keys` [rows, T] False where a row is
+        right-padded (never attended), every token attended when None."""
         forward = self.forward
         sequence = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
-        return forward(ids, sequence, torch.ones_like(ids, dtype=torch.bool), positions - forward.shift)[0]
+        keys = torch.ones_like(ids, dtype=torch.bool) if keys is None else keys
+        return forward(ids, sequence, keys, positions - forward.shift)[0]
 
     @torch.no_grad()
     def decodes_greedily(self, prompt: list[int], answer: list[int], suffix: list[int]) -> bool:
