@@ -160,7 +160,8 @@ def test_wino_extended_canvas_revokes_what_the_verification_view_doubts():
     # step 2 accepts one token only: position 3, doubted now, is not revoked
     assert denoiser.canvases == [[M, M, M, M], [0, 1, M, M], [0, M, 3, 4]]
     assert result.tokens.tolist() == [[0, 1, 3, 4]] and result.nfe.tolist() == [3]
-    assert denoiser.positions == [[0, 1, 2, 3]] * 3  # every position of the block, committed ones too
+    # the masked positions only: committed ones are verified from the mirror (the whole block)
+    assert denoiser.positions == [[0, 1, 2, 3], [2, 3], [1]]
 
 
 def test_wino_plain_canvas_verifies_with_the_visible_tokens_confidence():
@@ -168,6 +169,7 @@ def test_wino_plain_canvas_verifies_with_the_visible_tokens_confidence():
     result = run(denoiser, gen_length=4, sampler="wino", wino_canvas="plain")
     assert denoiser.canvases == [[M, M, M, M], [0, 1, M, M]]  # 0.99 at the visible position 1: kept
     assert result.tokens.tolist() == [[0, 1, 3, 4]] and result.nfe.tolist() == [2]
+    assert denoiser.positions == [[0, 1, 2, 3]] * 2  # every position of the block: committed ones are verified there
 
 
 def test_wino_back_threshold_decides_the_revocation():
@@ -576,9 +578,10 @@ class RecordingForward:
         self.forward, self.shift, self.caches = forward, forward.shift, forward.caches
         self.passes = []
 
-    def __call__(self, ids, positions, keys, hidden_at, structure=None, cache=None, slot=None, keep=0):
+    def __call__(self, ids, positions, keys, hidden_at, structure=None, cache=None, slot=None, keep=0, workspace=None):
         self.passes.append((ids.shape[1], cache is not None))
-        return self.forward(ids, positions, keys, hidden_at, structure, cache=cache, slot=slot, keep=keep)
+        return self.forward(ids, positions, keys, hidden_at, structure, cache=cache, slot=slot, keep=keep,
+                            workspace=workspace)
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from parallelbench_lmeval.decoding.config import DecodingConfig
 from parallelbench_lmeval.decoding.noise import RowNoise
 from parallelbench_lmeval.decoding.samplers import EVERY_ROW, SAMPLER_CLASSES
 from parallelbench_lmeval.decoding.step import Query, Step
+from parallelbench_lmeval.decoding.workspace import Workspace
 
 # denoise(canvas[rows, G], rows, query) -> logits[rows, P (+ block length with query.mirror), V]
 # at the query's positions; a tensor the loop may overwrite (it fills the forbidden ids in place)
@@ -39,16 +40,19 @@ def unmask(
     device: torch.device | str = "cpu",
     generator: torch.Generator | Sequence[torch.Generator] | None = None,
     forbidden_ids: Sequence[int] = (),
+    workspace: Workspace | None = None,
 ) -> DecodeResult:
     """Decodes `batch_size` canvases of `config.gen_length` masks; `forbidden_ids` are never
     proposed (the mask id always is forbidden). `generator`: one for the batch, or one per row
-    (then each row's sampling and random order do not depend on the other rows)."""
+    (then each row's sampling and random order do not depend on the other rows). `workspace`:
+    memory for the steps' vocabulary-sized tensors, shared with the denoiser (a new one if None)."""
     canvas = torch.full((batch_size, config.gen_length), mask_id, dtype=torch.long, device=device)
     nfe = torch.zeros(batch_size, dtype=torch.long, device=device)
     all_rows = torch.arange(batch_size, device=device)
     forbidden = torch.tensor([mask_id, *(i for i in forbidden_ids if i != mask_id)], device=device)
     noise = RowNoise(generator, device)
     sampler = SAMPLER_CLASSES[config.sampler](config, batch_size, mask_id, device)
+    workspace = workspace or Workspace()
 
     for block in sampler.blocks():
         sampler.start_block(block, canvas)
@@ -62,7 +66,7 @@ def unmask(
                 row_ids, view = rows.tolist(), canvas[rows]
             query = sampler.query(view, rows, block, index)
             step = Step.predict(denoise(view, rows, query), query, index, rows, view, config.temperature, forbidden,
-                                noise.for_rows(row_ids), mask_id, sampler.probability_dtype)
+                                noise.for_rows(row_ids), mask_id, sampler.probability_dtype, workspace)
             canvas[rows] = sampler.update(step)
             nfe[rows] += 1
     return DecodeResult(tokens=canvas, nfe=nfe + sampler.idle_passes)

@@ -8,13 +8,14 @@ commit (and, for remasking samplers, what to take back).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import torch
 
 from parallelbench_lmeval.decoding.noise import Uniform
 from parallelbench_lmeval.decoding.proposal import propose
+from parallelbench_lmeval.decoding.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Step:
     uniform: Uniform  # the rows' own random numbers
     mask_id: int
     mirror_probs: torch.Tensor | None = None  # [R, block length, V] WINO's verification view
+    # memory kept for the decode call; `probs` lives in it until the next step
+    workspace: Workspace = field(default_factory=Workspace)
 
     @classmethod
     def predict(
@@ -69,17 +72,21 @@ class Step:
         uniform: Uniform,
         mask_id: int,
         dtype: torch.dtype,
+        workspace: Workspace | None = None,
     ) -> Step:
         """Probabilities (in `dtype`) and proposals from the model's logits at the query."""
+        workspace = workspace or Workspace()
         logits.index_fill_(-1, forbidden_ids, float("-inf"))
-        probs = logits.to(dtype).softmax(-1)
+        probs = workspace.take("probs", logits.shape, dtype, logits.device)
+        # the values of logits.to(dtype).softmax(-1), in the workspace
+        torch.softmax(logits if logits.dtype == dtype else probs.copy_(logits), -1, out=probs)
         mirror = None
         if query.mirror:
             width = query.positions.shape[1]
             probs, mirror = probs[:, :width], probs[:, width:]
             logits = logits[:, :width]
         proposal = propose(logits, probs, temperature, uniform)
-        return cls(index, query.block, rows, canvas, query.positions, probs, proposal, uniform, mask_id, mirror)
+        return cls(index, query.block, rows, canvas, query.positions, probs, proposal, uniform, mask_id, mirror, workspace)
 
     @cached_property
     def window(self) -> torch.Tensor:
@@ -105,11 +112,6 @@ class Step:
         """`canvas` (the step's by default) with the proposals written at the `chosen` [R, P] positions."""
         canvas = self.canvas if canvas is None else canvas
         return canvas.scatter(1, self.positions, torch.where(chosen, self.proposal, canvas.gather(1, self.positions)))
-
-    def remask(self, chosen: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
-        """`canvas` with the `chosen` [R, P] predicted positions masked again."""
-        values = canvas.gather(1, self.positions).masked_fill(chosen, self.mask_id)
-        return canvas.scatter(1, self.positions, values)
 
 
 def masked_positions(window: torch.Tensor, mask_id: int, count: int) -> torch.Tensor:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import torch
 
 from parallelbench_lmeval.decoding.step import Query
+from parallelbench_lmeval.decoding.workspace import Workspace
 from parallelbench_lmeval.models.forward import KeyValues, ModelForward
 
 
@@ -40,8 +41,10 @@ class BatchDenoiser:
         mask_id: int,
         cache: str = "none",
         cache_refresh: int = 0,
+        workspace: Workspace | None = None,
     ):
         self.forward, self.mask_id = forward, mask_id
+        self.workspace = workspace  # the decode call's memory, for the logits
         self.prompt_ids, self.width = prompt_ids, prompt_ids.shape[1]
         canvas_keys = torch.ones(prompt_ids.shape[0], gen_length, dtype=torch.bool, device=prompt_ids.device)
         self.keys = torch.cat([prompt_mask.bool(), canvas_keys], dim=1)  # [B, L]: False for left padding
@@ -65,7 +68,7 @@ class BatchDenoiser:
             copies = torch.arange(query.block.length, device=ids.device) + self.length
             hidden_at = torch.cat([hidden_at, copies.expand(ids.shape[0], -1)], dim=1)
         if self.mode == "none":
-            return self.forward(ids, positions, keys, hidden_at, structure)[0]
+            return self.forward(ids, positions, keys, hidden_at, structure, workspace=self.workspace)[0]
         return self._cached(ids, positions, keys, hidden_at, structure, rows, every_row, query)
 
     def _extend(self, ids, positions, keys, query):
@@ -93,7 +96,8 @@ class BatchDenoiser:
             or (self.refresh_every and self.since_refresh >= self.refresh_every)
         )
         if refresh:
-            logits, kept = self.forward(ids, positions, keys, hidden_at, structure, keep=self.length)
+            logits, kept = self.forward(ids, positions, keys, hidden_at, structure, keep=self.length,
+                                        workspace=self.workspace)
             if self.cache is None:
                 self.cache = KeyValues(
                     [k.new_empty(self.prompt_ids.shape[0], *k.shape[1:]) for k in kept.keys],
@@ -114,6 +118,6 @@ class BatchDenoiser:
         hidden_at = torch.where(inside, hidden_at - start, hidden_at - self.length + (end - start))
         logits, _ = self.forward(
             ids[:, recomputed], positions[:, recomputed], keys, hidden_at, structure,
-            cache=self.cache.for_rows(cache_rows), slot=(start, end),
+            cache=self.cache.for_rows(cache_rows), slot=(start, end), workspace=self.workspace,
         )
         return logits

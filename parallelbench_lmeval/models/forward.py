@@ -10,7 +10,9 @@ Two ways to run a model, behind one interface (`ModelForward`):
 A pass gets `ids` [R, T], their `positions` (RoPE / position ids) [R, T], which keys are real
 (`keys` [R, K], False for left padding) and optionally a `structure` [T, K] of allowed
 attention shared by the rows (WINO's extended canvas); `hidden_at` [R, P] are the indices into
-the T inputs whose outputs are projected onto the vocabulary.
+the T inputs whose outputs are projected onto the vocabulary. With a `workspace` (a decode
+call's reused memory, decoding/workspace.py) the stack writes its logits there; the model's own
+forward allocates them.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class ModelForward:
     shift = 0  # logits for position i are read at i - shift (1 for Dream's shifted predictions)
     caches = False  # whether `cache`/`slot`/`keep` are supported
 
-    def __call__(self, ids, positions, keys, hidden_at, structure=None, cache=None, slot=None, keep=0):
+    def __call__(self, ids, positions, keys, hidden_at, structure=None, cache=None, slot=None, keep=0, workspace=None):
         raise NotImplementedError
 
 
@@ -49,9 +51,9 @@ class StackForward(ModelForward):
     def __init__(self, stack: Stack, shift: int):
         self.stack, self.shift = stack, shift
 
-    def __call__(self, ids, positions, keys, hidden_at, structure=None, cache=None, slot=None, keep=0):
+    def __call__(self, ids, positions, keys, hidden_at, structure=None, cache=None, slot=None, keep=0, workspace=None):
         hidden, kept = self.stack(ids, positions, boolean_mask(keys, structure, ids.shape[1]), cache, slot, keep)
-        return self.stack.logits(hidden, hidden_at), kept
+        return self.stack.logits(hidden, hidden_at, workspace), kept
 
 
 class _WindowedHead(nn.Module):
@@ -131,7 +133,7 @@ class OwnForward(ModelForward):
     def full_logits(self, ids, positions, keys, structure=None) -> torch.Tensor:
         return self.model(ids, **self._kwargs(ids, positions, keys, structure)).logits
 
-    def __call__(self, ids, positions, keys, hidden_at, structure=None, cache=None, slot=None, keep=0):
+    def __call__(self, ids, positions, keys, hidden_at, structure=None, cache=None, slot=None, keep=0, workspace=None):
         if cache is not None or keep:
             raise ValueError(f"{type(self.model).__name__}: key/value caching needs the LLaDA or Dream layers")
         if self.head is not None:

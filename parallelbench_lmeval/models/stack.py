@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from parallelbench_lmeval.decoding.step import gather_positions
+from parallelbench_lmeval.decoding.workspace import Workspace
 
 
 @dataclass
@@ -115,11 +116,19 @@ class Stack(nn.Module):
             hidden = self.after_attention(layer, hidden, attended)
         return hidden, kept
 
-    def logits(self, hidden: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
-        """The output layer's logits [B, P, V] at `positions` [B, P] of `hidden` (all when None)."""
+    def logits(
+        self, hidden: torch.Tensor, positions: torch.Tensor | None = None, workspace: Workspace | None = None
+    ) -> torch.Tensor:
+        """The output layer's logits [B, P, V] at `positions` [B, P] of `hidden` (all when None),
+        written into the decode's `workspace` when given (see decoding/workspace.py)."""
         if positions is not None:
             hidden = gather_positions(hidden, positions)
-        return self.head(hidden)
+        normed = self.final_norm(hidden)
+        weight, bias = self.output_projection()
+        if workspace is None or bias is not None:
+            return F.linear(normed, weight, bias)
+        out = workspace.take("logits", (*normed.shape[:-1], weight.shape[0]), normed.dtype, normed.device)
+        return torch.matmul(normed, weight.t(), out=out)  # what F.linear computes without a bias
 
     # the model-specific parts
     layers: list
@@ -136,8 +145,19 @@ class Stack(nn.Module):
     def after_attention(self, layer, hidden, attended):
         raise NotImplementedError
 
-    def head(self, hidden):
+    def final_norm(self, hidden):
         raise NotImplementedError
+
+    def output_projection(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The output layer's weight [V, D] and bias."""
+        raise NotImplementedError
+
+
+def linear_weights(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(weight, bias) of an output layer, also when the model's own forward has it wrapped to
+    project chosen positions only (`forward._WindowedHead`, which keeps the layer as `head`)."""
+    linear = getattr(module, "head", module)
+    return linear.weight, linear.bias
 
 
 def split_heads(x: torch.Tensor, heads: int, head_dim: int) -> torch.Tensor:
@@ -201,9 +221,11 @@ class LladaStack(Stack):
         normed = layer.ff_norm(hidden)
         return hidden + layer.ff_out(layer.act(layer.ff_proj(normed)) * layer.up_proj(normed))
 
-    def head(self, hidden):
-        hidden = self.transformer.ln_f(hidden)
-        return F.linear(hidden, self.transformer.wte.weight) if self.tied else self.transformer.ff_out(hidden)
+    def final_norm(self, hidden):
+        return self.transformer.ln_f(hidden)
+
+    def output_projection(self):
+        return (self.transformer.wte.weight, None) if self.tied else linear_weights(self.transformer.ff_out)
 
 
 class DreamStack(Stack):
@@ -243,8 +265,11 @@ class DreamStack(Stack):
         hidden = hidden + layer.self_attn.o_proj(merge_heads(attended))
         return hidden + layer.mlp(layer.post_attention_layernorm(hidden))
 
-    def head(self, hidden):
-        return self.model.lm_head(self.base.norm(hidden))
+    def final_norm(self, hidden):
+        return self.base.norm(hidden)
+
+    def output_projection(self):
+        return linear_weights(self.model.lm_head)
 
 
 STACKS = {"llada": LladaStack, "dream": DreamStack}

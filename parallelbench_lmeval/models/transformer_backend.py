@@ -12,6 +12,7 @@ import torch
 from parallelbench_lmeval.decoding import DecodeResult, DecodingConfig, unmask
 from parallelbench_lmeval.decoding.frequencies import PACKAGED as PACKAGED_TABLES
 from parallelbench_lmeval.decoding.step import Query
+from parallelbench_lmeval.decoding.workspace import Workspace
 from parallelbench_lmeval.models.denoiser import BatchDenoiser
 from parallelbench_lmeval.models.families import detect_family, load_model, resolve_special_ids
 from parallelbench_lmeval.models.forward import ModelForward, build_forward
@@ -258,10 +259,11 @@ class TransformerBackend:
         forward = self.forward
         if config.cache != "none" and not forward.caches:
             raise ValueError(f"cache={config.cache} needs the LLaDA or Dream layers; this model runs its own forward")
+        workspace = Workspace()  # the steps' logits and probabilities, in memory kept for the call
         denoise = BatchDenoiser(forward, prompt_ids, prompt_mask, config.gen_length, self.ids.mask_id,
-                                config.cache, config.cache_refresh)
+                                config.cache, config.cache_refresh, workspace)
         return unmask(denoise, len(prompts), config, self.ids.mask_id, self.device, generators,
-                      forbidden_ids=self.forbidden_ids)
+                      forbidden_ids=self.forbidden_ids, workspace=workspace)
 
     def generate(self, contexts: list[str], config: DecodingConfig, generators: list[torch.Generator]) -> BatchOutput:
         """Decodes a batch; `generators` (one per prompt) make sampling independent of the batch."""

@@ -26,9 +26,15 @@ from parallelbench_lmeval.decoding.step import Block, Step
 EPSILON = 1e-12  # the reference's guard inside both logarithms
 
 
-def kl_divergence(current: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
-    """sum_v q (log(q + eps) - log(p + eps)) over the last dimension."""
-    return (current * (torch.log(current + EPSILON) - torch.log(previous + EPSILON))).sum(-1)
+def guarded_log(probs: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """log(p + eps), the reference's guarded logarithm (into `out` when given)."""
+    return torch.add(probs, EPSILON, out=out).log_()
+
+
+def kl_divergence(current: torch.Tensor, log_current: torch.Tensor, log_previous: torch.Tensor) -> torch.Tensor:
+    """sum_v q (log(q + eps) - log(p + eps)) over the last dimension, from the guarded logarithms
+    of q (`current`) and p; `log_previous` is overwritten (vocabulary-sized: no fresh tensor)."""
+    return torch.sub(log_current, log_previous, out=log_previous).mul_(current).sum(-1)
 
 
 class KlassSampler(Sampler):
@@ -42,7 +48,10 @@ class KlassSampler(Sampler):
         self.previous: torch.Tensor | None = None
 
     def start_block(self, block: Block, canvas: torch.Tensor) -> None:
-        self.previous = None  # [B, block length, V], allocated at the first step (V known then)
+        # [B, block length, V]: log(p + eps) of each position's previous distribution (p = 0 before the
+        # block's first step), allocated at the first step (V known then); keeping the logarithm
+        # rather than p, a step takes one logarithm of its distributions, not two
+        self.previous = None
         self.history = torch.zeros(self.batch_size, block.length, self.history_length, dtype=torch.float64,
                                    device=canvas.device)
 
@@ -52,14 +61,20 @@ class KlassSampler(Sampler):
         return self.masked_rows(canvas, block)
 
     def update(self, step: Step) -> torch.Tensor:
+        shape, device, workspace = step.probs.shape, step.probs.device, step.workspace
         if self.previous is None:
-            self.previous = torch.zeros(self.batch_size, step.block.length, step.probs.shape[-1],
-                                        dtype=torch.float64, device=step.probs.device)
+            self.previous = guarded_log(torch.zeros(self.batch_size, step.block.length, shape[-1], dtype=torch.float64,
+                                                    device=device))
         rows, offsets = self.state_rows(step).unsqueeze(-1), step.offsets
         history = self.history[rows, offsets].roll(-1, dims=-1)
-        history[..., -1] = kl_divergence(step.probs, self.previous[rows, offsets])
+        log_current = guarded_log(step.probs, out=workspace.take("klass log q", shape, torch.float64, device))
+        # previous[rows, offsets], gathered into the workspace
+        log_previous = workspace.take("klass log p", shape, torch.float64, device)
+        torch.index_select(self.previous.flatten(0, 1), 0, (rows * step.block.length + offsets).flatten(),
+                           out=log_previous.view(-1, shape[-1]))
+        history[..., -1] = kl_divergence(step.probs, log_current, log_previous)
         self.history[rows, offsets] = history
-        self.previous[rows, offsets] = step.probs
+        self.previous[rows, offsets] = log_current
         stable = (history < self.kl_threshold).all(-1) & (step.index >= self.history_length - 1)
         ready = stable & (step.confidence > self.conf_threshold) & step.candidates
         scores = step.confidence.masked_fill(~step.candidates, float("-inf"))

@@ -29,7 +29,7 @@ import torch
 
 from parallelbench_lmeval.decoding.samplers.base import Sampler
 from parallelbench_lmeval.decoding.selection import rank
-from parallelbench_lmeval.decoding.step import Block, Query, Step
+from parallelbench_lmeval.decoding.step import Block, Query, Step, masked_positions
 
 logger = logging.getLogger(__name__)
 
@@ -81,20 +81,27 @@ class WinoSampler(Sampler):
         return self.masked_rows(canvas, block)
 
     def query(self, canvas: torch.Tensor, rows: torch.Tensor, block: Block, index: int) -> Query:
-        # every position of the block: masked ones may be accepted, committed ones revoked
+        # masked positions may be accepted, committed ones revoked: on the extended canvas their
+        # verification comes from the mirror, so only the masked ones are asked for besides it
+        if self.extended:
+            return Query(block.start + masked_positions(canvas[:, block.start : block.end], self.mask_id, self.width),
+                         block, mirror=True)
         positions = torch.arange(block.start, block.end, device=canvas.device).expand(canvas.shape[0], -1)
-        return Query(positions, block, mirror=self.extended)
+        return Query(positions, block)
 
     def update(self, step: Step) -> torch.Tensor:
-        rows = self.state_rows(step)
+        rows, block = self.state_rows(step), step.block
         tracked, last_accept = self.tracked[rows], self.last_accept[rows]
         accept = accepted(step.confidence, step.candidates, self.threshold)
+        window = step.canvas[:, block.start : block.end]
         if self.extended:
-            verification = step.mirror_probs.gather(-1, step.window.unsqueeze(-1)).squeeze(-1)
+            verification = step.mirror_probs.gather(-1, window.unsqueeze(-1)).squeeze(-1)
         else:
             verification = step.confidence
         count = accept.sum(-1)
         revoke = revoked(verification, tracked, self.threshold_back, last_accept) & (count > 1).unsqueeze(-1)
-        self.tracked[rows] = (tracked | accept) & ~revoke
+        self.tracked[rows] = (tracked | torch.zeros_like(tracked).scatter(1, step.offsets, accept)) & ~revoke
         self.last_accept[rows] = count
-        return step.remask(revoke, step.commit(accept))
+        canvas = step.commit(accept)
+        canvas[:, block.start : block.end].masked_fill_(revoke, self.mask_id)
+        return canvas
