@@ -1,7 +1,8 @@
 """How fast the `dllm` engine decodes, on small random-weight models on the CPU.
 
 Prints ratios measured in one run (this machine is shared and noisy, so only ratios taken
-side by side mean anything). Sections (`--sections`, default all):
+side by side mean anything), with the machine's load average next to them. Sections
+(`--sections`, default floor,samplers,cache,sweep):
 
 floor     the loop against its physical floor (tiny BertForMaskedLM, the regime of PERFORMANCE.md):
           (a) loop time over the same forward passes run bare (same inputs, same NFE), at batch 1
@@ -10,7 +11,8 @@ floor     the loop against its physical floor (tiny BertForMaskedLM, the regime 
           reference sampler runs); (b) batch 8 over batch 1 per sample; (c) dllm's request path
           (sorted, batched) over one request at a time; (d) NFE against its expected value.
 samplers  every sampler at its reference defaults on a LLaDA stand-in: ms per prompt and mean NFE
-          at batch 1 and 8, and whether batch 8 gave the same tokens.
+          at batch 1 and 8 (the repeats alternate between the two; medians), batch 8 over batch 1,
+          and whether batch 8 gave the same tokens.
 cache     Fast-dLLM's caches on two deeper LLaDA stand-ins, with prompts as long relative to the
           canvas as ParallelBench's (the ratio is measured on the 17 tasks' one-shot chat prompts):
           ms per prompt for cache=none/prefix/dual at batch 1 and 8, the speed-up, and the share of
@@ -20,15 +22,33 @@ cache     Fast-dLLM's caches on two deeper LLaDA stand-ins, with prompts as long
           For each, the median time of a pass by its width: a pass of a few tokens costs far more
           than its share of the tokens (every pass reads all the weights), which bounds the speed-up.
 
-Run: python benchmarks/decoding.py [--sections floor,samplers,cache] [--prompts 32] [--repeats 3]
+sweep     the sweep's work around the ideal model (which needs no forward pass): `parallelbench sweep
+          pretrained=ideal` over one configuration of each grid on the Waiting Line and Puzzle tasks
+          (12 tasks, 1,208 items), run by this checkout and by an earlier commit of this repository
+          (`--sweep-before`, default the last one before that work was cut), each in its own process:
+          seconds per configuration (from each configuration folder's start and finish markers:
+          task and request building, decoding, scoring, writing), MB written per configuration, the
+          whole command's wall time, and whether both wrote the same accuracies. Needs a git checkout.
+likelihood  LLaDA's Monte-Carlo log-likelihood on a LLaDA checkpoint (`--llada-checkpoint`, e.g. from
+          benchmarks/tiny_checkpoints.py): `dllm`'s loglikelihood (lm-eval requests; batch_size 1, one
+          pass per forward pass, and 8, the copies of 8 passes of any requests per forward pass)
+          against LLaDA's get_log_likelihood.py (`--llada-reference`), one request at a time, at the
+          same mc_num and mini-batch and on the same draws (the reference's global RNG seeded with
+          each request's seed): requests per second and the largest difference of the estimates.
+
+Run: python benchmarks/decoding.py [--sections floor,samplers,cache,sweep,likelihood] [--prompts 32] [--repeats 3]
+     [--threads 1] [--llada-reference PATH --llada-checkpoint DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,11 +56,14 @@ from types import SimpleNamespace
 
 import torch
 
-from parallelbench_lmeval.models.dllm import DiffusionLM
+from equivalence.common import add_threads_option, check_model_dir, load_hub_model, use_threads
+from parallelbench_lmeval.models.dllm import DiffusionLM, stream_seed
 from parallelbench_lmeval.models.forward import StackForward
 from parallelbench_lmeval.tiny_models import chat_tokenizer, tiny_llada_standin, tiny_masked_lm
 
-SECTIONS = ("floor", "samplers", "cache")
+SECTIONS = ("floor", "samplers", "cache", "sweep", "likelihood")
+DEFAULT_SECTIONS = ("floor", "samplers", "cache", "sweep")
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def make_prompts(count: int, words_from: int = 20, words_to: int = 60, seed: int = 0) -> list[str]:
@@ -63,6 +86,11 @@ def timed(fn) -> float:
 
 def decode(lm, prompts, gen_length, **options):
     return lm.generate_until(requests_for(prompts, gen_length, **options), disable_tqdm=True)
+
+
+def load() -> str:
+    """The machine's load average over the last minute (other work slows every timing)."""
+    return f"load average {os.getloadavg()[0]:.2f}"
 
 
 # ------------------------------------------------------------------ floor
@@ -176,20 +204,21 @@ def samplers_section(folder: Path, prompts, gen_length, repeats) -> None:
     for lm in models.values():
         decode(lm, prompts[:8], gen_length, k=8)
     print(f"[samplers] LLaDA stand-in (2 layers, width 64, vocab 30592, output layer x6), {len(prompts)} prompts of "
-          f"20-60 words, gen_length {gen_length}, greedy, reference defaults\n")
-    print(f"{'sampler':<26} {'ms/prompt b1':>12} {'ms/prompt b8':>12} {'b1/b8':>6} {'NFE':>6} {'same tokens':>12}")
+          f"20-60 words, gen_length {gen_length}, greedy, reference defaults, median of {repeats} runs per batch "
+          f"size (alternating), torch threads {torch.get_num_threads()}, {load()}\n")
+    print(f"{'sampler':<26} {'ms/prompt b1':>12} {'ms/prompt b8':>12} {'b8/b1':>6} {'NFE':>6} {'same tokens':>12}")
     for label, options in SAMPLER_CONFIGURATIONS:
-        seconds, outputs = {}, {}
-        for batch, lm in models.items():
-            runs = []
-            for _ in range(repeats):
-                runs.append(timed(lambda lm=lm, batch=batch: outputs.__setitem__(batch, decode(lm, prompts, gen_length, **options))))
-            seconds[batch] = statistics.median(runs) / len(prompts)
+        runs, outputs = {1: [], 8: []}, {}
+        for _ in range(repeats):
+            for batch, lm in models.items():
+                runs[batch].append(timed(lambda lm=lm, batch=batch: outputs.__setitem__(
+                    batch, decode(lm, prompts, gen_length, **options))))
+        seconds = {batch: statistics.median(times) / len(prompts) for batch, times in runs.items()}
         nfe = statistics.mean(o.stats["nfe"] for o in outputs[8])
         same = [str(o) for o in outputs[1]] == [str(o) for o in outputs[8]]
-        print(f"{label:<26} {1000 * seconds[1]:>12.1f} {1000 * seconds[8]:>12.1f} {seconds[1] / seconds[8]:>6.2f} "
+        print(f"{label:<26} {1000 * seconds[1]:>12.1f} {1000 * seconds[8]:>12.1f} {seconds[8] / seconds[1]:>6.2f} "
               f"{nfe:>6.2f} {str(same):>12}")
-    print()
+    print(f"({load()} at the end)\n")
 
 
 # ------------------------------------------------------------------ cache
@@ -317,18 +346,157 @@ def cache_section(folder: Path, count: int, gen_length, repeats, block_length: i
     print()
 
 
+# ------------------------------------------------------------------ sweep
+# one configuration of each grid of examples/ideal_sweep.sh
+SWEEP_CONFIGURATIONS = (
+    "k=1", "unmasking=random,k=4", "unmasking=left_to_right,k=2", "threshold=0.8", "factor=1.1",
+    "unmasking=random,k=2,block_length=4", "sampler=wino,wino_threshold=0.7,wino_threshold_back=0.9",
+    "sampler=wino,wino_canvas=plain,wino_threshold=0.7,wino_threshold_back=0.9", "sampler=slowfast",
+    "sampler=klass,klass_conf_threshold=0.9,klass_kl_threshold=0.01,klass_kl_history=2",
+    "sampler=dus,block_length=4", "sampler=eb,eb_gamma=0.1", "sampler=pc,unmasking=random,k=2", "sampler=rcr,k=2",
+    "sampler=remdm,k=2,remdm_steps=1,remdm_number=1",
+)
+# the last commit before the sweep's per-configuration work was cut (issue 20)
+SWEEP_BEFORE = "e9d0d95"
+SWEEP_TASKS = "parallelbench_waiting_line,parallelbench_puzzle"
+
+
+def run_sweep(code: Path, output: Path, threads: int) -> tuple[float, dict]:
+    """`parallelbench sweep` on the ideal model with the package at `code`: its wall time, and per
+    configuration folder (seconds between its start and finish markers, bytes written, pb_acc per task)."""
+    command = [sys.executable, "-m", "parallelbench_lmeval.cli", "sweep", "--model", "dllm", "--model_args",
+               "pretrained=ideal", "--tasks", SWEEP_TASKS, "--bootstrap_iters", "0", "--output_path", str(output)]
+    for configuration in SWEEP_CONFIGURATIONS:
+        command += ["--config", configuration]
+    environment = {**os.environ, "PYTHONPATH": str(code), "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": str(threads)}
+    started = time.perf_counter()
+    subprocess.run(command, env=environment, cwd=output.parent, check=True, capture_output=True)
+    wall = time.perf_counter() - started
+    folders = {}
+    for done in sorted(output.glob("*/sweep_config.json")):
+        folder = done.parent
+        seconds = done.stat().st_mtime - (folder / "sweep_started.json").stat().st_mtime
+        size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+        results = json.loads(Path(glob.glob(str(folder / "*" / "results_*.json"))[0]).read_text(encoding="utf-8"))
+        accuracy = {task: metrics.get("pb_acc,none") for task, metrics in results["results"].items()}
+        folders[folder.name] = (seconds, size, accuracy)
+    return wall, folders
+
+
+def sweep_section(folder: Path, before: str, threads: int) -> None:
+    old = folder / "before_code"
+    old.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPOSITORY), "archive", before], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+    print(f"[sweep] parallelbench sweep pretrained=ideal, {len(SWEEP_CONFIGURATIONS)} configurations (one per grid), "
+          f"tasks {SWEEP_TASKS} (12 tasks, 1,208 items), before = commit {before}, after = this checkout, "
+          f"OMP threads {threads}, {load()}\n")
+    runs = {label: run_sweep(code, folder / f"sweep_{label}", threads)
+            for label, code in (("before", old), ("after", REPOSITORY))}
+    (before_wall, before_folders), (after_wall, after_folders) = runs["before"], runs["after"]
+    width = max(len(name) for name in before_folders)
+    print(f"{'configuration':<{width}} {'s before':>8} {'s after':>8} {'ratio':>6}")
+    for name in before_folders:
+        b, a = before_folders[name][0], after_folders[name][0]
+        print(f"{name:<{width}} {b:>8.2f} {a:>8.2f} {b / a:>5.1f}x")
+    count = len(before_folders)
+    mean = {label: sum(f[0] for f in folders.values()) / count for label, (_, folders) in runs.items()}
+    size = {label: sum(f[1] for f in folders.values()) / count / 1e6 for label, (_, folders) in runs.items()}
+    same = all(before_folders[n][2] == after_folders[n][2] for n in before_folders)
+    print(f"\nseconds per configuration: before {mean['before']:.2f}, after {mean['after']:.2f} "
+          f"({mean['before'] / mean['after']:.1f}x)")
+    print(f"MB written per configuration: before {size['before']:.2f}, after {size['after']:.2f} "
+          f"(after: per-item scores instead of lm-eval's samples, which --log_samples writes)")
+    print(f"whole command (process start, task index, model, {count} configurations): before {before_wall:.1f} s, "
+          f"after {after_wall:.1f} s")
+    print(f"same pb_acc for every task and configuration: {same}")
+    print(f"({load()} at the end)\n")
+
+
+# ------------------------------------------------------------------ likelihood
+def likelihood_requests(count: int) -> list[tuple[str, str]]:
+    """(context, continuation) pairs as lm-eval's multiple-choice tasks send them: 20-60 word contexts,
+    1-12 word continuations."""
+    contexts = make_prompts(count, 20, 60, seed=3)
+    continuations = make_prompts(count, 1, 12, seed=4)
+    return [(context, " " + continuation) for context, continuation in zip(contexts, continuations)]
+
+
+def likelihood_section(reference: Path, model_dir: Path, count: int, mc_num: int, mc_batch: int, repeats: int) -> None:
+    from likelihood_equivalence import reference_module
+
+    module = reference_module(reference)
+    pairs = likelihood_requests(count)
+    ours = {b: DiffusionLM(pretrained=str(model_dir), device="cpu", trust_remote_code=True, batch_size=b,
+                           mc_num=mc_num, mc_batch_size=mc_batch) for b in (1, 8)}
+    backend = ours[1].backend
+    model = load_hub_model(model_dir)
+    ids = [backend.likelihood_inputs(*pair) for pair in pairs]
+    if any(suffix for _, _, suffix in ids):
+        raise SystemExit(f"{model_dir}: its tokenizer appends tokens after the answer, which get_log_likelihood.py "
+                         "does not take; use a LLaDA checkpoint")
+    requests = [SimpleNamespace(args=pair) for pair in pairs]
+    ours[8].loglikelihood(requests[:2], disable_tqdm=True)  # load the weights outside the timings
+
+    def reference_estimates():
+        estimates = []
+        with torch.no_grad():
+            for (context, continuation), (prompt, answer, _) in zip(pairs, ids):
+                torch.manual_seed(stream_seed("0", "loglikelihood", context, continuation))  # our draws for it
+                estimates.append(module.get_log_likelihood(model, torch.tensor(prompt), torch.tensor(answer),
+                                                           mc_num=mc_num, batch_size=mc_batch, mask_id=backend.mask_id))
+        return estimates
+
+    runs = {"reference": [], 1: [], 8: []}
+    estimates = {}
+    for _ in range(repeats):
+        runs["reference"].append(timed(lambda: estimates.__setitem__("reference", reference_estimates())))
+        for batch, lm in ours.items():
+            runs[batch].append(timed(lambda lm=lm, batch=batch: estimates.__setitem__(
+                batch, [ll for ll, _ in lm.loglikelihood(requests, disable_tqdm=True)])))
+    answers = [len(answer) for _, answer, _ in ids]
+    print(f"[likelihood] {model_dir.name}: {count} requests (contexts of 20-60 words, answers of {min(answers)}-"
+          f"{max(answers)} tokens), mc_num {mc_num}, mini-batch {mc_batch}, median of {repeats} runs (alternating), "
+          f"torch threads {torch.get_num_threads()}, {load()}\n")
+    rate = {key: count / statistics.median(times) for key, times in runs.items()}
+    print(f"{'estimator':<56} {'requests/s':>10} {'vs reference':>12} {'max |difference|':>17}")
+    rows = [("LLaDA get_log_likelihood.py (one request at a time)", "reference"),
+            ("dllm loglikelihood, batch_size 1 (one pass per forward)", 1),
+            ("dllm loglikelihood, batch_size 8 (8 passes per forward)", 8)]
+    for label, key in rows:
+        difference = max(abs(x - y) for x, y in zip(estimates[key], estimates["reference"]))
+        print(f"{label:<56} {rate[key]:>10.2f} {rate[key] / rate['reference']:>11.2f}x {difference:>17.2e}")
+    scale = max(abs(e) for e in estimates["reference"])
+    print(f"(estimates from {-scale:.1f} to {max(estimates['reference']):.1f}; {load()} at the end)\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated among {', '.join(SECTIONS)}")
+    parser.add_argument("--sections", default=",".join(DEFAULT_SECTIONS), help=f"comma-separated among {', '.join(SECTIONS)}")
     parser.add_argument("--prompts", type=int, default=32)
     parser.add_argument("--gen-length", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--block-length", type=int, default=8, help="block length of the cache section")
+    parser.add_argument("--sweep-before", default=SWEEP_BEFORE, help=f"git commit the sweep section compares with "
+                                                                    f"(default {SWEEP_BEFORE})")
+    parser.add_argument("--llada-reference", type=Path, help="likelihood: ML-GSAI/LLaDA's folder or its get_log_likelihood.py")
+    parser.add_argument("--llada-checkpoint", type=Path, help="likelihood: a LLaDA model folder (benchmarks/tiny_checkpoints.py)")
+    parser.add_argument("--mc-num", type=int, default=128, help="likelihood: masked copies per request (default 128)")
+    parser.add_argument("--mc-batch", type=int, default=16,
+                        help="likelihood: copies per pass (default 16, get_log_likelihood.py's default)")
+    add_threads_option(parser)
     args = parser.parse_args()
+    use_threads(parser, args)
     sections = [s for s in args.sections.split(",") if s]
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
         parser.error(f"unknown section(s) {unknown}; allowed: {', '.join(SECTIONS)}")
+    if "likelihood" in sections:
+        if args.llada_reference is None or args.llada_checkpoint is None:
+            parser.error("the likelihood section needs --llada-reference and --llada-checkpoint")
+        check_model_dir(parser, args.llada_checkpoint)
+        if args.mc_num % args.mc_batch or args.mc_batch < 1:
+            parser.error(f"--mc-num {args.mc_num} must be a multiple of --mc-batch {args.mc_batch} (at least 1)")
     prompts = make_prompts(args.prompts)
     with tempfile.TemporaryDirectory() as folder:
         if "floor" in sections:
@@ -337,6 +505,11 @@ def main() -> None:
             samplers_section(Path(folder), prompts, args.gen_length, args.repeats)
         if "cache" in sections:
             cache_section(Path(folder), min(args.prompts, 16), args.gen_length, args.repeats, args.block_length)
+        if "sweep" in sections:
+            sweep_section(Path(folder), args.sweep_before, args.threads)
+        if "likelihood" in sections:
+            likelihood_section(args.llada_reference, args.llada_checkpoint, args.prompts, args.mc_num, args.mc_batch,
+                               args.repeats)
 
 
 if __name__ == "__main__":
