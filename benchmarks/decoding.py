@@ -37,7 +37,7 @@ likelihood  LLaDA's Monte-Carlo log-likelihood on a LLaDA checkpoint (`--llada-c
           each request's seed): requests per second and the largest difference of the estimates.
 
 Run: python benchmarks/decoding.py [--sections floor,samplers,cache,sweep,likelihood] [--prompts 32] [--repeats 3]
-     [--threads 1] [--llada-reference PATH --llada-checkpoint DIR]
+     [--threads N] [--llada-reference PATH --llada-checkpoint DIR]
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from types import SimpleNamespace
 
 import torch
 
-from equivalence.common import add_threads_option, check_model_dir, load_hub_model, use_threads
+from equivalence.common import check_model_dir, load_hub_model
 from parallelbench_lmeval.models.dllm import DiffusionLM, stream_seed
 from parallelbench_lmeval.models.forward import StackForward
 from parallelbench_lmeval.tiny_models import chat_tokenizer, tiny_llada_standin, tiny_masked_lm
@@ -484,9 +484,13 @@ def main() -> None:
     parser.add_argument("--mc-num", type=int, default=128, help="likelihood: masked copies per request (default 128)")
     parser.add_argument("--mc-batch", type=int, default=16,
                         help="likelihood: copies per pass (default 16, get_log_likelihood.py's default)")
-    add_threads_option(parser)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's, one per core); on a busy machine "
+                                                    "1 keeps threads from waiting for each other")
     args = parser.parse_args()
-    use_threads(parser, args)
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     sections = [s for s in args.sections.split(",") if s]
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
@@ -506,7 +510,7 @@ def main() -> None:
         if "cache" in sections:
             cache_section(Path(folder), min(args.prompts, 16), args.gen_length, args.repeats, args.block_length)
         if "sweep" in sections:
-            sweep_section(Path(folder), args.sweep_before, args.threads)
+            sweep_section(Path(folder), args.sweep_before, torch.get_num_threads())
         if "likelihood" in sections:
             likelihood_section(args.llada_reference, args.llada_checkpoint, args.prompts, args.mc_num, args.mc_batch,
                                args.repeats)

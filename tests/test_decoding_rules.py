@@ -306,6 +306,27 @@ def test_a_step_commits_only_masked_positions():
     assert step.commit(step.candidates).tolist() == [[1, 3, 3]]
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_step_in_a_reused_workspace_gives_the_references_probabilities(dtype):
+    """The step's probabilities live in memory reused from step to step (no fresh vocabulary-sized
+    tensor each step); they are, bit for bit, logits.to(dtype).softmax(-1), forbidden ids at 0."""
+    from parallelbench_lmeval.decoding.workspace import Workspace
+
+    workspace, generator = Workspace(), torch.Generator().manual_seed(0)
+    first_buffer = None
+    for rows, width in ((3, 5), (2, 4), (3, 5)):  # a later step can be smaller than the first
+        logits = torch.randn(rows, width, 40, generator=generator) * 4
+        canvas = torch.full((rows, width), MASK)
+        query = Query(torch.arange(width).expand(rows, -1), Block(0, width))
+        step = Step.predict(logits.clone(), query, 0, torch.arange(rows), canvas, 0.0, torch.tensor([MASK]),
+                            batch_noise(0, rows), MASK, dtype, workspace)
+        expected = logits.index_fill(-1, torch.tensor([MASK]), float("-inf")).to(dtype).softmax(-1)
+        assert step.probs.dtype == dtype and torch.equal(step.probs, expected)
+        assert torch.equal(step.proposal, expected.argmax(-1))
+        first_buffer = first_buffer or step.probs.data_ptr()
+        assert step.probs.data_ptr() == first_buffer
+
+
 def test_same_seed_same_order_different_seed_different_order():
     denoise, _ = fixed_denoiser([[0, 0, 9.0, 0, 0]] * 16)
 

@@ -18,6 +18,7 @@ import torch
 from test_dllm_model import PROMPTS, requests
 
 from parallelbench_lmeval.decoding import DecodingConfig, unmask
+from parallelbench_lmeval.decoding.samplers.klass import EPSILON, guarded_log, kl_divergence
 from parallelbench_lmeval.decoding.samplers.slowfast import filled
 from parallelbench_lmeval.decoding.samplers.wino import accepted, max_accept, revoked
 from parallelbench_lmeval.decoding.schedule import (
@@ -274,6 +275,16 @@ def test_klass_commits_sure_and_stable_positions_else_falls_back_to_top_k(option
     result = run(denoiser, gen_length=7, sampler="klass", **options)
     assert commits(denoiser, result) == expected
     assert result.nfe.tolist() == [len(expected)]
+
+
+def test_klass_divergence_from_kept_logarithms_is_the_references_formula():
+    """KLASS keeps log(p + eps) of the previous distributions; the divergence it computes from
+    them is, bit for bit, sum q (log(q + eps) - log(p + eps)), the reference's."""
+    generator = torch.Generator().manual_seed(0)
+    current, previous = (torch.rand(3, 5, 40, generator=generator, dtype=torch.float64).softmax(-1) for _ in range(2))
+    previous[0, 0] = 0  # what a position has before the block's first step
+    expected = (current * (torch.log(current + EPSILON) - torch.log(previous + EPSILON))).sum(-1)
+    assert torch.equal(kl_divergence(current, guarded_log(current), guarded_log(previous)), expected)
 
 
 def test_klass_leaves_masks_when_its_step_budget_runs_out():
