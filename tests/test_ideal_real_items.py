@@ -160,3 +160,25 @@ def test_one_batch_decodes_each_prompt_as_alone(options):
     assert together.texts == [output.texts[0] for output in alone]
     assert together.nfe == [output.nfe[0] for output in alone]
     assert len({len(parse_prompt(c).alphabet) for c in contexts}) > 1 and len(set(together.nfe)) > 1
+
+
+def test_the_simulation_decodes_on_one_thread_and_gives_the_others_back(monkeypatch):
+    """Its tensors are tiny: splitting them between threads only makes them wait (4x slower on a
+    busy 2-core machine); the thread count of the process is restored after each batch."""
+    import parallelbench_lmeval.ideal.model as ideal_model
+
+    seen, real_decode = [], ideal_model.decode
+
+    def recording(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(ideal_model, "decode", recording)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        context = prompt(released("copy")[0]["prompt"], released("copy")[1][0], chat=False)
+        IdealBackend().generate([context], DecodingConfig.from_options(gen_length=64), [torch.Generator()])
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)

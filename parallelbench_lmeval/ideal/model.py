@@ -15,9 +15,10 @@ further steps an adaptive rule takes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 
@@ -133,6 +134,20 @@ def accuracy(problem: Problem, config: DecodingConfig, trials: int, generator: t
     return rate, math.sqrt(max(rate * (1 - rate), 1e-12) / trials)
 
 
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Torch on one thread, restored after. The simulation's tensors hold a few thousand numbers:
+    splitting an operation between threads costs more than it saves, and far more when another
+    process holds a core (a 12-configuration sweep: 45 s on two threads, 12 s on one, on the
+    2-core development machine at load average 2.6)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 class IdealBackend:
     """The `pretrained=ideal` backend of `--model dllm`: reads Waiting Line and Puzzle prompts
     (plain or chat-templated, one-shot or not: the last question counts) and writes its
@@ -155,7 +170,8 @@ class IdealBackend:
         for shape in sorted({(p.length, len(p.alphabet)) for p in problems}):
             indices = [i for i, p in enumerate(problems) if (p.length, len(p.alphabet)) == shape]
             rows_generators = [generators[i] for i in indices] if generators else None
-            tokens, nfe = decode([problems[i] for i in indices], config, rows_generators)
+            with one_thread():
+                tokens, nfe = decode([problems[i] for i in indices], config, rows_generators)
             for i, ids, steps in zip(indices, tokens.tolist(), nfe.tolist()):
                 texts[i], nfes[i] = problems[i].render(ids), steps
         items = [p.length for p in problems]
