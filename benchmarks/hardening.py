@@ -272,7 +272,7 @@ def sweep_command(output: Path) -> list[str]:
         sys.executable, "-m", "parallelbench_lmeval.cli", "sweep", "--model", "dllm", "--model_args", "pretrained=ideal",
         "--tasks", RESUME_TASKS, "--limit", str(RESUME_LIMIT), "--bootstrap_iters", "0", "--grid", "topk",
         "--unmasking", ",".join(RESUME_UNMASKING), "--k_values", ",".join(map(str, RESUME_K_VALUES)),
-        "--output_path", str(output),
+        "--output_path", str(output), "--log_samples",  # the outputs, compared below
     ]
 
 
