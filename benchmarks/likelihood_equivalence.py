@@ -28,7 +28,7 @@ import torch
 
 from equivalence.common import (Engine, add_threads_option, check_model_dir, import_file, load_hub_model, reference_file,
                                use_threads)
-from parallelbench_lmeval.likelihood import elbo_pass, log_likelihood
+from parallelbench_lmeval.likelihood import log_likelihood, masked_copies, pass_term
 
 TOLERANCE = 1e-5
 # (context, continuation) as lm-eval sends them: answers of 1 to about 20 tokens
@@ -87,8 +87,11 @@ class Estimators:
         """Per-pass terms of our estimate (minus their mean is `log_likelihood`)."""
         prompt, answer = self.ids(sample)
         generator = torch.Generator().manual_seed(seed)
-        return [elbo_pass(self.backend.logits_at, prompt, answer, mc_batch, self.mask_id, generator)
-                for _ in range(passes)]
+        terms = []
+        for _ in range(passes):
+            copies = masked_copies(prompt, answer, mc_batch, self.mask_id, generator)
+            terms.append(pass_term(self.backend.logits_at(copies.ids, copies.positions), copies).item())
+        return terms
 
     def reference_terms(self, sample, passes: int, mc_batch: int, seed: int) -> list[float]:
         """Per-pass terms of the reference: one pass per call, the global RNG running on between calls

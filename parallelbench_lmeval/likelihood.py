@@ -107,21 +107,6 @@ def pass_term(logits: torch.Tensor, copies: MaskedCopies, cfg_scale: float = 0.0
     return (losses / copies.ratios[selected]).sum() / len(selected)
 
 
-def elbo_pass(
-    logits_at: PositionLogits,
-    prompt: torch.Tensor,
-    answer: torch.Tensor,
-    mc_batch: int,
-    mask_id: int,
-    generator: torch.Generator,
-    cfg_scale: float = 0.0,
-    suffix: torch.Tensor | None = None,
-) -> float:
-    """One forward pass of `mc_batch` masked copies of prompt + answer (+ `suffix`): its term."""
-    copies = masked_copies(prompt, answer, mc_batch, mask_id, generator, cfg_scale, suffix)
-    return pass_term(logits_at(copies.ids, copies.positions), copies, cfg_scale).item()
-
-
 def log_likelihood(
     logits_at: PositionLogits,
     prompt: torch.Tensor,
@@ -134,14 +119,10 @@ def log_likelihood(
     suffix: torch.Tensor | None = None,
 ) -> float:
     """The Monte-Carlo ELBO estimate of log p(answer | prompt) from `mc_num` masked copies,
-    `mc_batch` per forward pass (mc_num is a multiple of mc_batch)."""
-    if answer.numel() == 0:
-        return 0.0
-    passes = [
-        elbo_pass(logits_at, prompt, answer, mc_batch, mask_id, generator, cfg_scale, suffix)
-        for _ in range(mc_num // mc_batch)
-    ]
-    return -sum(passes) / len(passes)
+    `mc_batch` per forward pass (mc_num is a multiple of mc_batch), one request alone."""
+    request = Request(prompt, answer, answer.new_zeros(0) if suffix is None else suffix, generator)
+    return log_likelihoods(lambda ids, positions, keys: logits_at(ids, positions), [request], mc_num, mc_batch,
+                           mask_id, cfg_scale)[0]
 
 
 @dataclass(frozen=True)
