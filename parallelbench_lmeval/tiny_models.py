@@ -124,7 +124,46 @@ def tiny_llada_standin(path: Path, seed: int = 0, sharpness: float = 6.0, d_mode
     return path
 
 
-BUILDERS = {"masked_lm": tiny_masked_lm, "dream": tiny_dream_standin, "llada": tiny_llada_standin}
+def tiny_block_diffusion_standin(path: Path, seed: int = 0, sharpness: float = 6.0, block_size: int = 4,
+                                 shifted: bool = False, hidden_size: int = 64, num_hidden_layers: int = 2,
+                                 num_attention_heads: int = 4, intermediate_size: int = 128,
+                                 vocab_size: int = BERT_VOCABULARY) -> Path:
+    """A small block-diffusion model (`standins/block_diffusion.py`; SDAR's module names, 2 layers of
+    width 64 by default) trained-block length `block_size`, decoded as the `sdar` family, or with
+    `shifted` as `fast_dllm_v2` (attention blocks of `block_size`). Loaded through `trust_remote_code`
+    from the code copied next to its weights; mask id 103 ([MASK] of the BERT tokenizer). The output
+    layer is scaled by `sharpness`, as the LLaDA stand-in's."""
+    from parallelbench_lmeval.standins import block_diffusion
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    padded = padded_vocabulary(min(vocab_size, BERT_VOCABULARY))
+    shape = {"hidden_size": hidden_size, "num_hidden_layers": num_hidden_layers, "num_attention_heads": num_attention_heads,
+             "num_key_value_heads": max(1, num_attention_heads // 2), "head_dim": hidden_size // num_attention_heads,
+             "intermediate_size": intermediate_size, "vocab_size": padded, "mask_token_id": MASK_ID,
+             "eos_token_id": 102, "pad_token_id": 0}
+    if shifted:
+        config, model_class = block_diffusion.ShiftedBlockDiffusionStandInConfig(bd_size=block_size, **shape), "Shifted"
+    else:
+        config, model_class = block_diffusion.BlockDiffusionStandInConfig(block_size=block_size, **shape), ""
+    model = getattr(block_diffusion, f"{model_class}BlockDiffusionStandInModel")(config)
+    for parameter in model.parameters():  # wider weights than the default init: sharper predictions
+        if parameter.dim() > 1:
+            torch.nn.init.normal_(parameter, std=0.2)
+    with torch.no_grad():
+        model.get_output_embeddings().weight.mul_(sharpness)
+    _save(model, path, vocab_size)
+    shutil.copy(block_diffusion.__file__, path / "block_diffusion_standin.py")
+    settings = json.loads((path / "config.json").read_text())
+    settings["auto_map"] = {"AutoConfig": f"block_diffusion_standin.{model_class}BlockDiffusionStandInConfig",
+                            "AutoModelForCausalLM": f"block_diffusion_standin.{model_class}BlockDiffusionStandInModel"}
+    (path / "config.json").write_text(json.dumps(settings, indent=2))
+    return path
+
+
+BUILDERS = {"masked_lm": tiny_masked_lm, "dream": tiny_dream_standin, "llada": tiny_llada_standin,
+            "block_diffusion": tiny_block_diffusion_standin}
 
 
 def build_parser():
@@ -138,10 +177,11 @@ def build_parser():
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m parallelbench_lmeval.tiny_models {masked_lm,dream,llada} FOLDER`: a tiny model to try `dllm` offline."""
+    """`python -m parallelbench_lmeval.tiny_models {masked_lm,dream,llada,block_diffusion} FOLDER`: a tiny model to try `dllm` offline."""
     args = build_parser().parse_args(argv)
     BUILDERS[args.family](args.folder, seed=args.seed)
-    load_hint = {"dream": ",family=dream", "llada": ",trust_remote_code=True"}.get(args.family, "")
+    load_hint = {"dream": ",family=dream", "llada": ",trust_remote_code=True",
+                 "block_diffusion": ",trust_remote_code=True"}.get(args.family, "")
     print(f"wrote {args.family} to {args.folder}: --model_args pretrained={args.folder}{load_hint}")
     return 0
 

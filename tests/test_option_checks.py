@@ -35,7 +35,7 @@ REFUSED = [
     ({"pretrained": TINY, "mask_id": "999999"}, "mask_id=999999 is outside the vocabulary of"),
     ({"pretrained": TINY, "eot_id": "30522"}, "eot_id=30522 is outside the vocabulary of"),
     ({"pretrained": TINY, "dtype": "float8"}, "unknown dtype 'float8'; allowed: auto, bfloat16, float16, float32"),
-    ({"pretrained": TINY, "family": "gpt"}, "unknown family 'gpt'; allowed: llada, dream, masked_lm"),
+    ({"pretrained": TINY, "family": "gpt"}, "unknown family 'gpt'; allowed: llada, llada_moe, dream, masked_lm, sdar, llada2, fast_dllm_v2"),
     ({"pretrained": TINY, "trust_remote_code": "maybe"}, "trust_remote_code must be true or false, got 'maybe'"),
     ({"pretrained": TINY, "unmasking": "bogus"}, "unknown unmasking strategy 'bogus'; allowed:"),
     ({"pretrained": TINY, "k": "0"}, "k (tokens per step) must be a positive integer, got 0"),

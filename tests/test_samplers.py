@@ -664,9 +664,9 @@ def test_bad_sampler_and_cache_options_are_refused_before_the_model_is_read(opti
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"cache": "prefix"}, "cache=prefix runs LLaDA's or Dream's layers with kept keys and values; this model is of "
-                              "family 'masked_lm' (allowed with cache: llada, dream)"),
-        ({"cache": "dual", "sampler": "wino"}, "cache=dual runs LLaDA's or Dream's layers"),
+        ({"cache": "prefix"}, "cache=prefix runs LLaDA's, LLaDA-MoE's or Dream's layers with kept keys and values; "
+                              "this model is of family 'masked_lm' (allowed with cache: llada, llada_moe, dream)"),
+        ({"cache": "dual", "sampler": "wino"}, "cache=dual runs LLaDA's, LLaDA-MoE's or Dream's layers"),
         ({"sampler": "pc"}, "sampler=pc needs pc_frequencies: llada, dream, uniform or a JSON file of token counts"),
         ({"sampler": "pc", "pc_frequencies": "zipf"}, "pc_frequencies='zipf' is neither a file nor a known table; "
                                                       "allowed: llada, dream, uniform or a path"),

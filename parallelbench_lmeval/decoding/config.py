@@ -6,7 +6,7 @@ A configuration names a `sampler` (how a block is decoded) and its options:
   `k`/`steps` fix how many are committed per step, `threshold`/`factor` make it adaptive;
 - `eb` (EB-Sampler) and `pc` (PC-Sampler): the standard loop with an entropy-bounded
   selection, or a position-aware calibrated score;
-- `wino`, `slowfast`, `klass`, `dus`, `rcr`, `remdm`: the methods of their own modules in
+- `wino`, `slowfast`, `klass`, `dus`, `rcr`, `remdm`, `edit`: the methods of their own modules in
   `decoding/samplers/`, each with the options and defaults of its reference implementation.
 
 `block_length` cuts the canvas into semi-autoregressive blocks for every sampler.
@@ -127,6 +127,17 @@ SAMPLERS: dict[str, SamplerSpec] = {
     ),
     # RCR (He et al., 2025): running-confidence remasking on a linear MaskGIT schedule
     "rcr": SamplerSpec({}, frozenset({"schedule"}), ("confidence",), default_steps_per_token=True),
+    # LLaDA2.1's editing (its `generate`): unmask above a threshold (at least the best), and replace committed
+    # tokens of the block the model now predicts otherwise, above the editing threshold; defaults of LLaDA2.1
+    "edit": SamplerSpec(
+        {
+            "edit_unmask_threshold": Parameter(0.95, check=_in_unit_interval),
+            "edit_threshold": Parameter(0.9, check=_in_unit_interval),
+            "edit_max_post_steps": Parameter(16, parse=as_int, check=_at_least(0)),
+        },
+        frozenset(),
+        ("confidence",),
+    ),
     # ReMDM for LLaDA as the paper ran it: n revision steps of k tokens each (k = n = 1 in Appendix F.3)
     "remdm": SamplerSpec(
         {
@@ -286,7 +297,7 @@ class DecodingConfig:
         """Whether the number of steps depends on the model's predictions (no fixed schedule)."""
         if self.sampler == "standard":
             return self.threshold is not None or self.factor is not None
-        return self.sampler in ("eb", "wino", "slowfast", "klass")
+        return self.sampler in ("eb", "wino", "slowfast", "klass", "edit")
 
     @property
     def score(self) -> str:

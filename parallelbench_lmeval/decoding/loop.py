@@ -17,7 +17,7 @@ import torch
 
 from parallelbench_lmeval.decoding.config import DecodingConfig
 from parallelbench_lmeval.decoding.noise import RowNoise
-from parallelbench_lmeval.decoding.samplers import EVERY_ROW, SAMPLER_CLASSES
+from parallelbench_lmeval.decoding.samplers import EVERY_ROW, SAMPLER_CLASSES, Sampler
 from parallelbench_lmeval.decoding.step import Query, Step
 
 # denoise(canvas[rows, G], rows, query) -> logits[rows, P (+ block length with query.mirror), V]
@@ -39,16 +39,23 @@ def unmask(
     device: torch.device | str = "cpu",
     generator: torch.Generator | Sequence[torch.Generator] | None = None,
     forbidden_ids: Sequence[int] = (),
+    canvas: torch.Tensor | None = None,
+    sampler: Sampler | None = None,
 ) -> DecodeResult:
     """Decodes `batch_size` canvases of `config.gen_length` masks; `forbidden_ids` are never
     proposed (the mask id always is forbidden). `generator`: one for the batch, or one per row
-    (then each row's sampling and random order do not depend on the other rows)."""
-    canvas = torch.full((batch_size, config.gen_length), mask_id, dtype=torch.long, device=device)
+    (then each row's sampling and random order do not depend on the other rows). `canvas`: the
+    starting canvas instead of all masks (block diffusion starts with a prompt's last partial
+    block); `sampler`: one built by the caller instead of `config.sampler`'s."""
+    if canvas is None:
+        canvas = torch.full((batch_size, config.gen_length), mask_id, dtype=torch.long, device=device)
+    else:
+        canvas = canvas.clone()
     nfe = torch.zeros(batch_size, dtype=torch.long, device=device)
     all_rows = torch.arange(batch_size, device=device)
     forbidden = torch.tensor([mask_id, *(i for i in forbidden_ids if i != mask_id)], device=device)
     noise = RowNoise(generator, device)
-    sampler = SAMPLER_CLASSES[config.sampler](config, batch_size, mask_id, device)
+    sampler = sampler or SAMPLER_CLASSES[config.sampler](config, batch_size, mask_id, device)
 
     for block in sampler.blocks():
         sampler.start_block(block, canvas)

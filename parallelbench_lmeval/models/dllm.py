@@ -20,6 +20,8 @@ from parallelbench_lmeval.decoding import DecodingConfig
 from parallelbench_lmeval.decoding.config import DECODING_OPTIONS
 from parallelbench_lmeval.decoding.frequencies import check_table_name
 from parallelbench_lmeval.likelihood import log_likelihood
+from parallelbench_lmeval.models.block_diffusion import complete_block_config
+from parallelbench_lmeval.models.families import FAMILY_SPECS
 from parallelbench_lmeval.models.settings import ModelSettings
 from parallelbench_lmeval.options import optional_int
 from parallelbench_lmeval.stats import DecodedText
@@ -29,7 +31,7 @@ logger = logging.getLogger(__name__)
 # what a request's gen_kwargs may hold: lm-eval's own keys plus ours
 REQUEST_OPTIONS = ("until", "max_gen_toks", "do_sample", *DECODING_OPTIONS, "seed")
 CPU_AUTO_BATCH_SIZE = 8
-CACHING_FAMILIES = ("llada", "dream")
+CACHING_FAMILIES = ("llada", "llada_moe", "dream")
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
@@ -154,9 +156,13 @@ class DiffusionLM(LM):
             config = dataclasses.replace(config, parameters=tuple(sorted((*config.parameters, ("pc_frequencies", table)))))
         if config.sampler == "pc":
             check_table_name(config.value("pc_frequencies"))
+        spec = FAMILY_SPECS.get(family)
+        if spec is not None and spec.block_causal:
+            config = complete_block_config(config, spec, self.backend.config,
+                                           warn=lambda message: _log_once(logging.WARNING, message))
         if config.cache != "none" and family not in CACHING_FAMILIES:
             raise ValueError(
-                f"cache={config.cache} runs LLaDA's or Dream's layers with kept keys and values; "
+                f"cache={config.cache} runs LLaDA's, LLaDA-MoE's or Dream's layers with kept keys and values; "
                 f"this model is of family {family!r} (allowed with cache: {', '.join(CACHING_FAMILIES)})"
             )
         return config
@@ -292,6 +298,11 @@ class DiffusionLM(LM):
         if self.settings.is_ideal:
             raise NotImplementedError(
                 f"pretrained=ideal decodes ParallelBench's list and puzzle tasks only; {request_type} needs a real model"
+            )
+        if self.backend.family_spec.block_causal:
+            raise NotImplementedError(
+                f"{request_type}: LLaDA's Monte-Carlo estimate assumes full bidirectional attention; the "
+                f"{self.backend.family} family is a block-diffusion model, for which dllm has no likelihood yet"
             )
         return self.backend
 

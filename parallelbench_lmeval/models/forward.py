@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from parallelbench_lmeval.decoding.step import gather_positions
+from parallelbench_lmeval.models.families import FAMILY_SPECS
 from parallelbench_lmeval.models.stack import STACKS, KeyValues, Stack
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ class OwnForward(ModelForward):
 
     def __init__(self, model: nn.Module, family: str):
         self.model, self.family = model, family
-        self.shift = 1 if family == "dream" else 0
+        self.convention = FAMILY_SPECS[family].attention_mask
+        self.shift = FAMILY_SPECS[family].shift
         self.takes_position_ids = "position_ids" in inspect.signature(model.forward).parameters
         self.head: _WindowedHead | None = None
         self.head = self._install_windowed_head()
@@ -115,9 +117,12 @@ class OwnForward(ModelForward):
 
     def _kwargs(self, ids, positions, keys, structure) -> dict:
         kwargs = {}
-        if self.family == "dream":  # a 4-D boolean mask, always: without one a Qwen2-style model attends causally
+        if self.convention != "padding":  # a 4-D mask, always: without one a Qwen-style model attends causally
             mask = boolean_mask(keys, structure, ids.shape[1])
-            kwargs["attention_mask"] = mask if mask is not None else keys[:, None, None, :].expand(-1, 1, ids.shape[1], -1)
+            mask = mask if mask is not None else keys[:, None, None, :].expand(-1, 1, ids.shape[1], -1)
+            if self.convention == "additive":
+                mask = torch.zeros(mask.shape, dtype=self.model.dtype, device=mask.device).masked_fill(~mask, float("-inf"))
+            kwargs["attention_mask"] = mask
         elif structure is None:
             kwargs["attention_mask"] = keys.long()
         elif self.family == "llada":  # LLaDA's forward takes a structured pattern as a boolean attention bias

@@ -1,4 +1,5 @@
-"""LLaDA's and Dream's transformers run layer by layer from their own modules.
+"""The diffusion models' transformers run layer by layer from their own modules (LLaDA, Dream and the
+other Qwen-style decoders, LLaDA2).
 
 The hub models' forward passes fix things a diffusion decoder needs to choose: LLaDA's takes no
 position ids and refuses key/value caches, and places the queries at the end of the keys;
@@ -206,8 +207,11 @@ class LladaStack(Stack):
         return F.linear(hidden, self.transformer.wte.weight) if self.tied else self.transformer.ff_out(hidden)
 
 
-class DreamStack(Stack):
-    """Dream / DiffuCoder (`DreamModel`: model.{embed_tokens, layers, norm, rotary_emb}, lm_head; Qwen2 layers)."""
+class QwenStack(Stack):
+    """The Qwen-style decoders (`model.{embed_tokens, layers, norm, rotary_emb}`, `lm_head`): Dream /
+    DiffuCoder and Fast-dLLM v2 (Qwen2 layers), SDAR / TraDo (Qwen3 layers: a per-head RMS norm of
+    queries and keys before RoPE), LLaDA-MoE (the same norms, optional clipping of q, k and v, and a
+    shared expert added to the mixture of experts)."""
 
     def __init__(self, model: nn.Module):
         super().__init__(model)
@@ -217,34 +221,94 @@ class DreamStack(Stack):
         self.heads = config.num_attention_heads
         self.kv_heads = config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        self.clip = getattr(config, "clip_qkv", None)
 
     @staticmethod
     def supports(model: nn.Module) -> bool:
         base = getattr(model, "model", None)
-        return all(hasattr(base, name) for name in ("embed_tokens", "layers", "norm", "rotary_emb")) and hasattr(
-            model, "lm_head"
-        )
+        layers = getattr(base, "layers", None)
+        return (all(hasattr(base, name) for name in ("embed_tokens", "layers", "norm", "rotary_emb"))
+                and hasattr(model, "lm_head") and bool(layers) and hasattr(layers[0], "self_attn"))
 
     def embed(self, ids):
         return self.base.embed_tokens(ids)
 
     def rotary(self, hidden, positions):
-        return self.base.rotary_emb(hidden, positions)  # (cos, sin) in the activation dtype, as Dream
+        return self.base.rotary_emb(hidden, positions)  # (cos, sin) in the activation dtype, as the models
+
+    def heads_of(self, attention, name: str, hidden, count: int):
+        states = getattr(attention, f"{name}_proj")(hidden).view(*hidden.shape[:2], count, self.head_dim)
+        norm = getattr(attention, f"{name}_norm", None)
+        states = norm(states) if norm is not None else states
+        if self.clip is not None:
+            states = states.clamp(min=-self.clip, max=self.clip)
+        return states.transpose(1, 2)
 
     def projections(self, layer, hidden, cos, sin):
         attention = layer.self_attn
         normed = layer.input_layernorm(hidden)
-        query = split_heads(attention.q_proj(normed), self.heads, self.head_dim)
-        key = split_heads(attention.k_proj(normed), self.kv_heads, self.head_dim)
-        value = split_heads(attention.v_proj(normed), self.kv_heads, self.head_dim)
+        query = self.heads_of(attention, "q", normed, self.heads)
+        key = self.heads_of(attention, "k", normed, self.kv_heads)
+        value = self.heads_of(attention, "v", normed, self.kv_heads)
         return rotate(query, cos, sin), rotate(key, cos, sin), value
 
     def after_attention(self, layer, hidden, attended):
         hidden = hidden + layer.self_attn.o_proj(merge_heads(attended))
-        return hidden + layer.mlp(layer.post_attention_layernorm(hidden))
+        normed = layer.post_attention_layernorm(hidden)
+        shared = getattr(layer, "shared_expert", None)
+        return hidden + layer.mlp(normed) + (shared(normed) if shared is not None else 0)
 
     def head(self, hidden):
         return self.model.lm_head(self.base.norm(hidden))
 
 
-STACKS = {"llada": LladaStack, "dream": DreamStack}
+class Llada2Stack(Stack):
+    """LLaDA2.0 / LLaDA2.1 (`LLaDA2MoeModelLM`: model.{word_embeddings, layers, norm, rotary_emb},
+    lm_head): one fused query/key/value projection, per-head RMS norms of queries and keys, RoPE on
+    the first `partial_rotary_factor` of each head, and a mixture of experts with shared experts
+    (which returns its router outputs beside the hidden states)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__(model)
+        config = model.config
+        self.base = model.model
+        self.layers = list(self.base.layers)
+        self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
+        self.head_dim = config.head_dim or config.hidden_size // config.num_attention_heads
+
+    @staticmethod
+    def supports(model: nn.Module) -> bool:
+        base = getattr(model, "model", None)
+        layers = getattr(base, "layers", None)
+        return (all(hasattr(base, name) for name in ("word_embeddings", "layers", "norm", "rotary_emb"))
+                and hasattr(model, "lm_head") and bool(layers) and hasattr(layers[0].attention, "query_key_value"))
+
+    def embed(self, ids):
+        return self.base.word_embeddings(ids)
+
+    def rotary(self, hidden, positions):
+        return self.base.rotary_emb(hidden, positions)
+
+    def projections(self, layer, hidden, cos, sin):
+        attention = layer.attention
+        fused = attention.query_key_value(layer.input_layernorm(hidden))
+        fused = fused.view(*hidden.shape[:2], self.heads + 2 * self.kv_heads, self.head_dim).transpose(1, 2)
+        query, key, value = fused.split([self.heads, self.kv_heads, self.kv_heads], dim=1)
+        if getattr(attention, "query_layernorm", None) is not None:
+            query, key = attention.query_layernorm(query), attention.key_layernorm(key)
+        rotated = cos.shape[-1]  # the rotary part of each head
+        query = torch.cat([rotate(query[..., :rotated], cos, sin), query[..., rotated:]], dim=-1)
+        key = torch.cat([rotate(key[..., :rotated], cos, sin), key[..., rotated:]], dim=-1)
+        return query, key, value
+
+    def after_attention(self, layer, hidden, attended):
+        hidden = hidden + layer.attention.dense(merge_heads(attended))
+        out = layer.mlp(layer.post_attention_layernorm(hidden))
+        return hidden + (out[0] if isinstance(out, tuple) else out)
+
+    def head(self, hidden):
+        return self.model.lm_head(self.base.norm(hidden))
+
+
+STACKS = {"llada": LladaStack, "dream": QwenStack, "fast_dllm_v2": QwenStack, "sdar": QwenStack,
+          "llada_moe": QwenStack, "llada2": Llada2Stack}

@@ -10,10 +10,13 @@ from pathlib import Path
 import torch
 
 from parallelbench_lmeval.decoding import DecodeResult, DecodingConfig, unmask
+from parallelbench_lmeval.decoding.block_diffusion import BlockDiffusionSampler
 from parallelbench_lmeval.decoding.frequencies import PACKAGED as PACKAGED_TABLES
+from parallelbench_lmeval.decoding.samplers import SAMPLER_CLASSES
 from parallelbench_lmeval.decoding.step import Query
+from parallelbench_lmeval.models.block_diffusion import BlockCausalDenoiser, BlockLayout, attention_block
 from parallelbench_lmeval.models.denoiser import BatchDenoiser
-from parallelbench_lmeval.models.families import detect_family, load_model, resolve_special_ids
+from parallelbench_lmeval.models.families import FAMILY_SPECS, Family, detect_family, load_model, resolve_special_ids
 from parallelbench_lmeval.models.forward import ModelForward, build_forward
 from parallelbench_lmeval.models.settings import ModelSettings
 from parallelbench_lmeval.stats import BatchOutput
@@ -141,10 +144,12 @@ class TransformerBackend:
         add_special_tokens = settings.add_special_tokens
         self.add_special_tokens = self.family == "masked_lm" if add_special_tokens is None else add_special_tokens
         end_ids = {i for i in (self.ids.eos_id, self.ids.eot_id) if i is not None}
+        self.stop_ids = sorted(end_ids)  # where a block-diffusion model's own generation stops
         self.forbidden_ids = sorted(end_ids) if settings.suppress_eos else []
         self.not_generated_ids = sorted(end_ids | {self.ids.pad_id, self.ids.mask_id})
         self.special_prefix, self.special_suffix = added_special_tokens(self.tokenizer) if self.add_special_tokens else ([], [])
         self._forward: ModelForward | None = None
+        self.block_cache = True  # block diffusion keeps finished blocks (False: recomputes them, for comparison)
 
     def _model_max_length(self) -> int:
         for name in ("max_position_embeddings", "max_sequence_length", "n_positions"):
@@ -224,8 +229,12 @@ class TransformerBackend:
         return self.ids.pad_id
 
     @property
+    def family_spec(self) -> Family:
+        return FAMILY_SPECS[self.family]
+
+    @property
     def forward_shift(self) -> int:
-        return 1 if self.family == "dream" else 0
+        return self.family_spec.shift
 
     def logits_at(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """Logits [rows, P, V] predicting `ids` at `positions`, every token attended (no padding)."""
@@ -252,6 +261,8 @@ class TransformerBackend:
     @torch.no_grad()
     def decode(self, prompts: list[list[int]], config: DecodingConfig, generators=None) -> DecodeResult:
         """Decodes token-id prompts (left-padded into one batch): the canvases and NFE per row."""
+        if self.family_spec.block_causal:
+            return self._decode_blocks(prompts, config, generators)
         prompt_ids, prompt_mask = left_pad(prompts, self.ids.pad_id, self.device)
         forward = self.forward
         if config.cache != "none" and not forward.caches:
@@ -261,10 +272,34 @@ class TransformerBackend:
         return unmask(denoise, len(prompts), config, self.ids.mask_id, self.device, generators,
                       forbidden_ids=self.forbidden_ids)
 
+    def _decode_blocks(self, prompts: list[list[int]], config: DecodingConfig, generators) -> DecodeResult:
+        """Block diffusion (`models/block_diffusion.py`): each row's generated positions, from its first
+        one to the end of its last block (past `gen_length` when that falls inside a block)."""
+        spec = self.family_spec
+        layout = BlockLayout.build(prompts, attention_block(spec, self.config, config), config.gen_length,
+                                   self.ids.pad_id, self.ids.mask_id, self.device)
+        internal = layout.internal_config(config)
+        denoise = BlockCausalDenoiser(self.forward, layout, keep_blocks=self.block_cache)
+        inner = SAMPLER_CLASSES[config.sampler](internal, len(prompts), self.ids.mask_id, self.device)
+        sampler = BlockDiffusionSampler(inner, layout.block, layout.generated_from, layout.ends, self.stop_ids,
+                                        layout.fill_id, spec.first_token_alone)
+        result = unmask(denoise, len(prompts), internal, self.ids.mask_id, self.device, generators,
+                        forbidden_ids=self.forbidden_ids, canvas=layout.canvas, sampler=sampler)
+        return DecodeResult(tokens=layout.generated(result.tokens), nfe=result.nfe)
+
+    def ended_at_stop(self, tokens: torch.Tensor) -> torch.Tensor:
+        """`tokens` with everything after the first end token filled, as a block-diffusion model's own
+        generation function returns its text (full-diffusion output is scored whole, SPEC §2)."""
+        stops = torch.isin(tokens, torch.tensor(self.stop_ids, device=tokens.device))
+        after = (stops.long().cumsum(-1) - stops.long()) > 0
+        return tokens.masked_fill(after, self.ids.pad_id)
+
     def generate(self, contexts: list[str], config: DecodingConfig, generators: list[torch.Generator]) -> BatchOutput:
         """Decodes a batch; `generators` (one per prompt) make sampling independent of the batch."""
         result = self.decode([self.encode(c, config.gen_length) for c in contexts], config, generators)
-        tokens = result.tokens
+        tokens = result.tokens[:, : config.gen_length]
+        if self.family_spec.block_causal:
+            tokens = self.ended_at_stop(tokens)
         generated = ~torch.isin(tokens, torch.tensor(self.not_generated_ids, device=tokens.device))
         texts = self.tokenizer.batch_decode(tokens.tolist(), skip_special_tokens=True)
         return BatchOutput(texts, result.nfe.tolist(), generated.sum(-1).tolist(), [config.gen_length] * len(contexts))

@@ -22,6 +22,9 @@ EVERY_ROW = "every row"
 class Sampler:
     # the precision of the probabilities the sampler's reference computes its confidences in
     probability_dtype = torch.float32
+    # [B, G] canvas positions that are input, not output (a block-diffusion row's prompt tail), for
+    # samplers that change committed tokens; None: every position is output
+    fixed: torch.Tensor | None = None
 
     def __init__(self, config: DecodingConfig, batch_size: int, mask_id: int, device: torch.device | str):
         self.config, self.batch_size, self.mask_id, self.device = config, batch_size, mask_id, device
