@@ -236,7 +236,8 @@ def largest_logit(model, tokenizer, mask_id: int, attention_mask: str) -> float:
 
 
 def build(family: str, code: Path, out: Path, seed: int = 0, init_std: float = 0.2, logit_std: float = 10.0,
-          width: int = 64, layers: int = 2, heads: int = 4, kv_heads: int | None = None, mlp: int = 128) -> Path:
+          width: int = 64, layers: int = 2, heads: int = 4, kv_heads: int | None = None, mlp: int = 128,
+          eos_scale: float = 1.0) -> Path:
     """Writes the checkpoint (weights, config, tokenizer, remote code) to `out`."""
     import transformers
 
@@ -275,6 +276,7 @@ def build(family: str, code: Path, out: Path, seed: int = 0, init_std: float = 0
         # the final RMS norm gives hidden states of norm ~sqrt(width): logits ~ N(0, logit_std^2)
         head.normal_(std=logit_std / width**0.5)
         head[ids["mask"]] = 0.0
+        head[ids["eos"]] *= eos_scale
     family_name = detect_family(model.config)
     largest = largest_logit(model, tokenizer, ids["mask"], FAMILY_SPECS[family_name].attention_mask)
     if largest >= FLOAT32_EXP_LIMIT:
@@ -305,10 +307,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="key/value heads (default: as many as heads for LLaDA, like LLaDA-8B; half as many for "
                              "Dream, grouped-query attention like Dream-7B's)")
     parser.add_argument("--mlp", type=int, default=128, help="hidden size of the MLP")
+    parser.add_argument("--eos-scale", type=float, default=1.0,
+                        help="scale of the end token's output row (above 1: it is predicted now and then, so that "
+                             "block-diffusion references stop early, as trained models do)")
     args = parser.parse_args(argv)
     try:
         out = build(args.family, args.code, args.out, args.seed, args.init_std, args.logit_std,
-                    args.width, args.layers, args.heads, args.kv_heads, args.mlp)
+                    args.width, args.layers, args.heads, args.kv_heads, args.mlp, args.eos_scale)
     except ValueError as error:
         parser.error(str(error))
     print(f"wrote a tiny {args.family} from {args.code} to {out}")

@@ -208,6 +208,17 @@ class Case:
     # builds the object handed to `reference` (default: the folder's remote code); loaded once per loader
     load_model: Callable[[Path], object] = field(default=load_hub_model)
     note: str = ""  # a deliberate difference, with the reference's file:line
+    # compare the reference's tokens with as many of ours (block diffusion: the references return what
+    # they decoded, up to an end token or past gen_length to the end of a block)
+    prefix: bool = False
+
+
+def engine_backend(model_dir: Path):
+    """Our engine's backend on the model folder, without its weights: its special ids, and the end
+    tokens after which it stops a block-diffusion row (`stop_ids`), for the references."""
+    from parallelbench_lmeval.models.dllm import DiffusionLM
+
+    return DiffusionLM(pretrained=str(model_dir), trust_remote_code=True, device="cpu").backend
 
 
 class Engine:
@@ -268,10 +279,11 @@ class CaseRunner:
         for index, (prompt, seed) in enumerate(zip(self.prompts, seeds)):
             torch.manual_seed(seed)
             theirs, their_nfe = case.reference(model, prompt)
-            same_tokens += theirs == ours[index]
+            mine = ours[index][: len(theirs)] if case.prefix else ours[index]
+            same_tokens += theirs == mine
             same_nfe += their_nfe == our_nfe[index]
-            if not first_difference and (theirs != ours[index] or their_nfe != our_nfe[index]):
-                at = next((i for i, (a, b) in enumerate(zip(theirs, ours[index])) if a != b), None)
+            if not first_difference and (theirs != mine or their_nfe != our_nfe[index]):
+                at = next((i for i, (a, b) in enumerate(zip(theirs, mine)) if a != b), None)
                 first_difference = (f"prompt {index}: first differing position {at}, "
                                     f"NFE reference {their_nfe} vs ours {our_nfe[index]}")
         return Row(case, len(self.prompts), same_tokens, same_nfe, first_difference)
