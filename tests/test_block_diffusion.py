@@ -269,3 +269,16 @@ def test_llada21_editing_commits_above_the_threshold_and_replaces_what_the_model
     result = unmask(denoiser, 1, config, MASK)
     assert denoiser.canvases == canvases and result.nfe.tolist() == [len(canvases)]
     assert result.tokens[0].tolist() == ([4, 6, 3] if max_post_steps else [4, 2, 3])
+
+
+def test_parallelize_places_the_model_with_accelerate_and_decodes_the_same(request, monkeypatch):
+    """On this CPU-only machine device_map="auto" keeps every layer on the CPU: what runs is the loading
+    path and the decoding around it (layers on several GPUs need a machine that has them)."""
+    plain = model(request, MODELS[0], k=2)
+    spread = model(request, MODELS[0], k=2, parallelize=True)
+    assert spread.backend.describe()["device_map"] == "auto"
+    assert torch.equal(decode(plain).tokens, decode(spread).tokens)
+    assert hasattr(spread.backend.forward.stack.model, "hf_device_map")
+    monkeypatch.setattr("parallelbench_lmeval.models.dllm._data_parallel_accelerator", lambda device: object())
+    with pytest.raises(ValueError, match="parallelize=True spreads one copy of the model"):
+        model(request, MODELS[0], parallelize=True)

@@ -111,6 +111,9 @@ class DiffusionLM(LM):
         self.pretrained = settings.pretrained
 
         self.accelerator = _data_parallel_accelerator(settings.device)
+        if settings.parallelize and self.accelerator is not None:
+            raise ValueError("parallelize=True spreads one copy of the model over every visible accelerator; under "
+                             "accelerate launch (data parallel) each process loads its own copy: use one or the other")
         self._device = _resolve_device(settings.device, self.accelerator)
         self._rank = self.accelerator.process_index if self.accelerator else 0
         self._world_size = self.accelerator.num_processes if self.accelerator else 1

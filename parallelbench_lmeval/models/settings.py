@@ -54,6 +54,8 @@ class ModelSettings:
     trust_remote_code: bool = False
     dtype: str = "auto"
     device: str | None = None
+    # spread the layers over every visible accelerator (accelerate's device_map="auto"), as lm-eval's hf model
+    parallelize: bool = False
     batch_size: int | str = 1
     max_batch_size: int = 64
     family: str | None = None
@@ -91,7 +93,7 @@ class ModelSettings:
         given = {k: v for k, v in args.items() if k in names and not is_unset(v)}
         parsers = {
             "revision": _text, "tokenizer": _text, "chat_template": _text, "device": _text,
-            "trust_remote_code": as_bool, "add_special_tokens": as_bool, "suppress_eos": as_bool,
+            "trust_remote_code": as_bool, "add_special_tokens": as_bool, "suppress_eos": as_bool, "parallelize": as_bool,
             "dtype": lambda name, value: _choice(name, str(value), DTYPES),
             "family": lambda name, value: _choice("family", str(value), FAMILIES),
             "batch_size": _batch_size,

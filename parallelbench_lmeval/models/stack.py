@@ -20,6 +20,7 @@ model's own forward pass once, at load time, and falls back to that forward when
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 import torch.nn.functional as F
@@ -83,11 +84,21 @@ def attend(query, keys, values, mask) -> torch.Tensor:
 
 
 class Stack(nn.Module):
-    """The transformer of a loaded model, run layer by layer. Subclasses name the modules."""
+    """The transformer of a loaded model, run layer by layer. Subclasses name the modules.
+
+    A model loaded with `parallelize=True` (accelerate's device_map="auto") has its layers on
+    several devices: the hidden states follow them. (Accelerate's hooks move the inputs of the
+    modules it placed, a whole layer, but the stack calls a layer's parts.)"""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
+
+    @cached_property
+    def devices(self) -> list[torch.device] | None:
+        """The device of each layer, when they are on more than one."""
+        devices = [next(layer.parameters()).device for layer in self.layers]
+        return devices if len(set(devices)) > 1 else None
 
     def forward(
         self,
@@ -105,7 +116,11 @@ class Stack(nn.Module):
         hidden = self.embed(ids)
         kept = KeyValues([], []) if keep else None
         cos, sin = self.rotary(hidden, positions)
+        devices = self.devices
         for index, layer in enumerate(self.layers):
+            if devices is not None and hidden.device != devices[index]:
+                hidden, cos, sin = hidden.to(devices[index]), cos.to(devices[index]), sin.to(devices[index])
+                mask = mask.to(devices[index]) if mask is not None else None
             query, key, value = self.projections(layer, hidden, cos, sin)
             if kept is not None:
                 kept.keys.append(key[:, :, :keep])
@@ -118,9 +133,9 @@ class Stack(nn.Module):
 
     def logits(self, hidden: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         """The output layer's logits [B, P, V] at `positions` [B, P] of `hidden` (all when None)."""
-        if positions is not None:
-            hidden = gather_positions(hidden, positions)
-        return self.head(hidden)
+        if positions is None:
+            return self.head(hidden)
+        return self.head(gather_positions(hidden, positions.to(hidden.device))).to(positions.device)
 
     # the model-specific parts
     layers: list

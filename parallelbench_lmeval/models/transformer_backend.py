@@ -129,6 +129,7 @@ class TransformerBackend:
         import transformers
 
         self.pretrained, self.revision, self.dtype, self.device = settings.pretrained, settings.revision, dtype, device
+        self.device_map = "auto" if settings.parallelize else None
         self.trust_remote_code = settings.trust_remote_code
         self.config, self.family = source.config, source.family
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(
@@ -160,8 +161,9 @@ class TransformerBackend:
     @property
     def forward(self) -> ModelForward:
         if self._forward is None:
-            model = load_model(self.family, self.config, self.pretrained, self.revision, self.dtype, self.trust_remote_code)
-            self._forward = build_forward(model.to(self.device), self.family)
+            model = load_model(self.family, self.config, self.pretrained, self.revision, self.dtype, self.trust_remote_code,
+                               self.device_map)
+            self._forward = build_forward(model if self.device_map else model.to(self.device), self.family)
         return self._forward
 
     @property
@@ -321,5 +323,6 @@ class TransformerBackend:
             "eos_id": self.ids.eos_id,
             "eot_id": self.ids.eot_id,
             "dtype": str(self.dtype).removeprefix("torch."),
+            "device_map": self.device_map,
             "forward": None if self._forward is None else type(self._forward).__name__,
         }
