@@ -96,20 +96,14 @@ FAMILIES = {
         heads_per_kv_head=4,  # SDAR-4B: 32 heads, 8 key/value heads
         stand_ins=(("fused_linear_diffusion_cross_entropy.py", TRAINING_LOSS_STAND_IN),),
     ),
-    "llada2": Family(
-        ("configuration_llada2_moe.py", "modeling_llada2_moe.py"),
+    # LLaDA2.0 and LLaDA2.1: one architecture, files named by version (ZHZisZZ/dllm's mirrors)
+    **{version: Family(
+        (f"configuration_{version}_moe.py", f"modeling_{version}_moe.py"),
         "<|mask|>",
-        {"AutoConfig": "configuration_llada2_moe.LLaDA2MoeConfig", "AutoModel": "modeling_llada2_moe.LLaDA2MoeModel",
-         "AutoModelForCausalLM": "modeling_llada2_moe.LLaDA2MoeModelLM"},
+        {"AutoConfig": f"configuration_{version}_moe.LLaDA2MoeConfig", "AutoModel": f"modeling_{version}_moe.LLaDA2MoeModel",
+         "AutoModelForCausalLM": f"modeling_{version}_moe.LLaDA2MoeModelLM"},
         heads_per_kv_head=4,  # LLaDA2.0-mini: 16 heads, 4 key/value heads
-    ),
-    "llada21": Family(
-        ("configuration_llada21_moe.py", "modeling_llada21_moe.py"),
-        "<|mask|>",
-        {"AutoConfig": "configuration_llada21_moe.LLaDA2MoeConfig", "AutoModel": "modeling_llada21_moe.LLaDA2MoeModel",
-         "AutoModelForCausalLM": "modeling_llada21_moe.LLaDA2MoeModelLM"},
-        heads_per_kv_head=4,
-    ),
+    ) for version in ("llada2", "llada21")},
     "lladamoe": Family(
         ("configuration_lladamoe.py", "modeling_lladamoe.py"),
         "<|mdm_mask|>",

@@ -110,16 +110,23 @@ def tiny_llada_standin(path: Path, seed: int = 0, sharpness: float = 6.0, d_mode
     config = llada.LladaStandInConfig(d_model=d_model, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_heads,
                                       mlp_hidden_size=mlp_hidden_size, vocab_size=padded, embedding_size=padded,
                                       mask_token_id=MASK_ID, eos_token_id=102, pad_token_id=0)
-    model = llada.LladaStandInModel(config)
-    for parameter in model.parameters():  # wider weights than the default init: sharper predictions
+    return _save_standin(llada.LladaStandInModel(config), path, vocab_size, sharpness, llada, "llada_standin",
+                         {"AutoConfig": "LladaStandInConfig", "AutoModel": "LladaStandInModel"})
+
+
+def _save_standin(model, path: Path, vocab_size: int, sharpness: float, code, code_name: str, auto_map: dict) -> Path:
+    """A stand-in's weights drawn wider than the default init and its output layer scaled by `sharpness`
+    (random weights otherwise predict nearly uniform distributions), saved with the tokenizer and with
+    its module `code` copied next to them as `code_name`.py, loaded through `auto_map` {auto class: class}."""
+    for parameter in model.parameters():
         if parameter.dim() > 1:
             torch.nn.init.normal_(parameter, std=0.2)
     with torch.no_grad():
         model.get_output_embeddings().weight.mul_(sharpness)
     _save(model, path, vocab_size)
-    shutil.copy(llada.__file__, path / "llada_standin.py")
+    shutil.copy(code.__file__, path / f"{code_name}.py")
     settings = json.loads((path / "config.json").read_text())
-    settings["auto_map"] = {"AutoConfig": "llada_standin.LladaStandInConfig", "AutoModel": "llada_standin.LladaStandInModel"}
+    settings["auto_map"] = {auto: f"{code_name}.{name}" for auto, name in auto_map.items()}
     (path / "config.json").write_text(json.dumps(settings, indent=2))
     return path
 
@@ -148,18 +155,9 @@ def tiny_block_diffusion_standin(path: Path, seed: int = 0, sharpness: float = 6
     else:
         config, model_class = block_diffusion.BlockDiffusionStandInConfig(block_size=block_size, **shape), ""
     model = getattr(block_diffusion, f"{model_class}BlockDiffusionStandInModel")(config)
-    for parameter in model.parameters():  # wider weights than the default init: sharper predictions
-        if parameter.dim() > 1:
-            torch.nn.init.normal_(parameter, std=0.2)
-    with torch.no_grad():
-        model.get_output_embeddings().weight.mul_(sharpness)
-    _save(model, path, vocab_size)
-    shutil.copy(block_diffusion.__file__, path / "block_diffusion_standin.py")
-    settings = json.loads((path / "config.json").read_text())
-    settings["auto_map"] = {"AutoConfig": f"block_diffusion_standin.{model_class}BlockDiffusionStandInConfig",
-                            "AutoModelForCausalLM": f"block_diffusion_standin.{model_class}BlockDiffusionStandInModel"}
-    (path / "config.json").write_text(json.dumps(settings, indent=2))
-    return path
+    return _save_standin(model, path, vocab_size, sharpness, block_diffusion, "block_diffusion_standin",
+                         {"AutoConfig": f"{model_class}BlockDiffusionStandInConfig",
+                          "AutoModelForCausalLM": f"{model_class}BlockDiffusionStandInModel"})
 
 
 BUILDERS = {"masked_lm": tiny_masked_lm, "dream": tiny_dream_standin, "llada": tiny_llada_standin,

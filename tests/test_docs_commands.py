@@ -24,8 +24,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-# hub organisations whose models ship their own modeling code (LLaDA, Dream, DiffuCoder)
-REMOTE_CODE_ORGS = ("GSAI-ML/", "Dream-org/", "apple/DiffuCoder")
+# hub organisations whose models ship their own modeling code (LLaDA, Dream, DiffuCoder, LLaDA-MoE,
+# LLaDA2.x, SDAR, TraDo, Fast-dLLM v2)
+REMOTE_CODE_ORGS = ("GSAI-ML/", "Dream-org/", "apple/DiffuCoder", "inclusionAI/", "JetLM/", "Gen-Verse/",
+                    "Efficient-Large-Model/")
 KNOWN_ENVIRONMENT = re.compile(r"(PARALLELBENCH_[A-Z_]+|HF_[A-Z_]+|CUDA_VISIBLE_DEVICES)=")
 
 

@@ -55,6 +55,7 @@ def test_options_strategies_and_nominal_tokens_per_step():
         (("unmasking", "margin"),): "topk-margin", (("unmasking", "left_to_right"),): "l2r",
         (("threshold", 0.9),): "confidence-threshold", (("factor", 1.1),): "confidence-factor",
         (("unmasking", "margin"), ("threshold", 0.9)): "margin-threshold",
+        (("sampler", "edit"), ("edit_threshold", 0.9)): "edit",  # LLaDA2.1's editing
     }
     for options, strategy in expected.items():
         assert strategy_id("dllm", dict(options)) == strategy
@@ -64,6 +65,7 @@ def test_options_strategies_and_nominal_tokens_per_step():
     assert nominal_tokens_per_step("dllm", {"steps": 8}, 32) == 4.0
     assert nominal_tokens_per_step("dllm", {}, 32) == 1.0
     assert math.isnan(nominal_tokens_per_step("dllm", {"threshold": 0.9}, 32))
+    assert math.isnan(nominal_tokens_per_step("dllm", {"sampler": "edit"}, 32))
 
 
 def test_oracle_from_threshold_sweep_samples(tmp_path):

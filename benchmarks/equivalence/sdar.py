@@ -10,7 +10,7 @@ TraDo's modeling file.
 remasking_strategy, confidence_threshold, stopping_criteria_idx)`: blocks counted from the prompt's
 first token, the prompt's full blocks prefilled into a DynamicCache, each block decoded in at most
 `denoising_steps` steps attending to the cache and itself, then run once more to store it
-(`store_kv=True`, generate.py:123-129); generation stops after a block once a stop id appears
+(`store_kv=True`, generate.py:121-128); generation stops after a block once a stop id appears
 (:199). `low_confidence_static` commits the step's quota of LLaDA's schedule by confidence (our
 `k`), `low_confidence_dynamic` every position above the threshold when they are at least the
 quota, else the quota by confidence (with one token per step, our `threshold`), `sequential` the
@@ -20,19 +20,19 @@ SDARForCausalLM (its file loaded with dllm's flash-attn and LossKwargs stand-ins
 
 Deliberate differences:
 - TraDo's modeling file indexes the attention mask as 4-D (dLLM-RL models/sdar/modeling_sdar.py:313-318)
-  while generate.py passes [1, L, L] (:86-88); the adapter adds the head dimension for both files.
+  while generate.py passes [1, L, L] (:85-86); the adapter adds the head dimension for both files.
 - greedy: the reference always samples (`torch.multinomial`, generate.py:43; at temperature 0 it
   divides the logits by zero, :35-36); it runs at temperature 1 with a `multinomial` that takes the
   most probable token, so its confidences are the softmax probabilities, as ours at temperature 0.
-- NFE: the reference's prefill pass and its pass that stores a finished block (:105, :123-129)
+- NFE: the reference's prefill pass and its pass that stores a finished block (:101-106, :121-128)
   predict nothing; our engine stores a block on the next block's first step. The NFE compared is
-  the reference's denoising passes (`store_kv=False`, :131-137); ParallelBench's copy
+  the reference's denoising passes (`store_kv=False`, :132-137); ParallelBench's copy
   (`block_diffusion_utils.py`) counts the others too, so its SDAR tokens per step are lower.
 - threshold ties: `confidence > threshold` (:172), ours `>=`; only exact ties differ.
 - Not run: quotas above one token per step with `low_confidence_static`/`dynamic`: when a block has
   fewer masks than the quota (the first block, which holds the prompt's last tokens), `topk` over
-  the block picks committed positions and overwrites them (:164-166, :177-179; ours commits masked
-  positions only); `entropy_bounded` (:181-191), which computes the entropy of one probability per
+  the block picks committed positions and overwrites them (:163-166, :176-179; ours commits masked
+  positions only); `entropy_bounded` (:180-190), which computes the entropy of one probability per
   position and leaves `transfer_index` undefined.
 Tokens compared: what the reference decoded after the prompt (whole blocks, so past gen_length
 when the last block ends later), against the same positions of ours.
@@ -137,7 +137,7 @@ def cases(reference: Path, model_dir: Path) -> list[Case]:
             reference=run,
             reference_file=REFERENCE_FILE,
             load_model=load_causal_lm,
-            note="greedy multinomial; NFE without the prefill and store passes (generate.py:43, :105, :123-129)",
+            note="greedy multinomial; NFE without the prefill and store passes (generate.py:43, :101-106, :121-128)",
             prefix=True,
         )
 

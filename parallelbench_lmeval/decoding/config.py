@@ -27,6 +27,8 @@ WINO_CANVASES = ("extended", "plain")
 CACHE_MODES = ("none", "prefix", "dual")
 # samplers that change tokens outside the current block, which a cache of the other positions would miss
 UNCACHEABLE_SAMPLERS = ("rcr",)
+# samplers whose steps depend on the model's predictions (their own adaptive rules)
+ADAPTIVE_SAMPLERS = ("eb", "wino", "slowfast", "klass", "edit")
 
 
 def _text(name: str, value) -> str:
@@ -297,7 +299,7 @@ class DecodingConfig:
         """Whether the number of steps depends on the model's predictions (no fixed schedule)."""
         if self.sampler == "standard":
             return self.threshold is not None or self.factor is not None
-        return self.sampler in ("eb", "wino", "slowfast", "klass", "edit")
+        return self.sampler in ADAPTIVE_SAMPLERS
 
     @property
     def score(self) -> str:

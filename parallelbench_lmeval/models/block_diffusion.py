@@ -23,7 +23,6 @@ the next block's first step, so NFE counts the denoising steps only.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
 
 import torch
@@ -32,8 +31,6 @@ from parallelbench_lmeval.decoding.config import LEFT_TO_RIGHT, DecodingConfig
 from parallelbench_lmeval.decoding.step import Query
 from parallelbench_lmeval.models.families import Family
 from parallelbench_lmeval.models.forward import ModelForward, StackForward
-
-logger = logging.getLogger(__name__)
 
 # samplers that take back committed tokens, possibly outside the rows' own generated positions or blocks
 BLOCK_REFUSED_SAMPLERS = {
@@ -52,7 +49,8 @@ def attention_block(family: Family, model_config, config: DecodingConfig) -> int
 
 def complete_block_config(config: DecodingConfig, family: Family, model_config, warn) -> DecodingConfig:
     """The decoding options of a block-diffusion model, checked before the weights load: the block
-    length defaults to the trained one (or, for sub-blocks, to the family's default sub-block)."""
+    length defaults to the trained one (or, for sub-blocks, to the family's default sub-block),
+    also when it exceeds or does not divide the generation length (blocks are decoded whole)."""
     trained = family.trained_block_length(model_config)
     if config.sampler in BLOCK_REFUSED_SAMPLERS:
         raise ValueError(f"sampler={config.sampler} {BLOCK_REFUSED_SAMPLERS[config.sampler]}; "
@@ -62,9 +60,7 @@ def complete_block_config(config: DecodingConfig, family: Family, model_config, 
                          f"finished blocks as an exact key/value cache; prefix/dual are Fast-dLLM's approximate caches "
                          f"for full-diffusion models (use cache=none)")
     if config.block_length is None and config.unmasking != LEFT_TO_RIGHT:
-        default = family.default_sub_block if family.sub_blocks else trained
-        config = replace(config, block_length=min(default, config.gen_length))
-        config.validate()
+        config = replace(config, block_length=family.default_sub_block if family.sub_blocks else trained)
     block = attention_block(family, model_config, config)
     if block % config.block_size:
         what = "k (left_to_right's block)" if config.unmasking == LEFT_TO_RIGHT else "block_length (a sub-block)"

@@ -92,7 +92,7 @@ def check_model_args(model_args: dict, additional_config: dict | None = None) ->
 class DiffusionLM(LM):
     """Masked diffusion LMs decoded with parallel unmasking.
 
-    `pretrained` is a hub id or local directory (LLaDA, Dream, DiffuCoder, any masked
+    `pretrained` is a hub id or local directory (a diffusion LLM of a family of `models/families.py`, any masked
     LM) or `ideal` for the item-level ideal model of the paper's Section 4. Decoding
     options given here are defaults that a request's gen_kwargs override. Every argument is
     described in `ModelSettings`; every check that needs no weights runs here, and the

@@ -2,8 +2,8 @@
 
 Two ways to run a model, behind one interface (`ModelForward`):
 
-- `StackForward` (LLaDA, Dream/DiffuCoder): the layers run by `models/stack.py`, with position
-  ids, any boolean attention mask, and key/value caches;
+- `StackForward` (LLaDA, LLaDA-MoE, Dream/DiffuCoder, the block-diffusion families): the layers
+  run by `models/stack.py`, with position ids, any boolean attention mask, and key/value caches;
 - `OwnForward` (any masked LM, and the fallback when a model's layers do not match the stack):
   the model's own forward, with its output layer applied only to the positions asked for.
 
@@ -138,7 +138,7 @@ class OwnForward(ModelForward):
 
     def __call__(self, ids, positions, keys, hidden_at, structure=None, cache=None, slot=None, keep=0):
         if cache is not None or keep:
-            raise ValueError(f"{type(self.model).__name__}: key/value caching needs the LLaDA or Dream layers")
+            raise ValueError(f"{type(self.model).__name__}: key/value caching needs layers the engine runs (models/stack.py)")
         if self.head is not None:
             self.head.positions = hidden_at
             return self.full_logits(ids, positions, keys, structure), None
@@ -154,7 +154,7 @@ def probe_inputs(model: nn.Module, vocab_size: int):
 
 @torch.no_grad()
 def build_forward(model: nn.Module, family: str) -> ModelForward:
-    """The stack forward for LLaDA and Dream when it reproduces the model's own logits on a probe
+    """The stack forward for the families with one when it reproduces the model's own logits on a probe
     input (checked once); otherwise, and for masked LMs, the model's own forward."""
     own = OwnForward(model, family)
     stack_class = STACKS.get(family)

@@ -1,4 +1,4 @@
-"""Decodes prompts with a Hugging Face diffusion LM (LLaDA, Dream, DiffuCoder, any masked LM)."""
+"""Decodes prompts with a Hugging Face diffusion LM (every family of `models/families.py`, any masked LM)."""
 
 from __future__ import annotations
 
@@ -268,7 +268,7 @@ class TransformerBackend:
         prompt_ids, prompt_mask = left_pad(prompts, self.ids.pad_id, self.device)
         forward = self.forward
         if config.cache != "none" and not forward.caches:
-            raise ValueError(f"cache={config.cache} needs the LLaDA or Dream layers; this model runs its own forward")
+            raise ValueError(f"cache={config.cache} needs layers the engine runs (models/stack.py); this model runs its own forward")
         denoise = BatchDenoiser(forward, prompt_ids, prompt_mask, config.gen_length, self.ids.mask_id,
                                 config.cache, config.cache_refresh)
         return unmask(denoise, len(prompts), config, self.ids.mask_id, self.device, generators,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lm_eval.utils import simple_parse_args_string
 
-from parallelbench_lmeval.decoding.config import DECODING_OPTIONS, SAMPLER_PARAMETERS, SAMPLERS
+from parallelbench_lmeval.decoding.config import ADAPTIVE_SAMPLERS, DECODING_OPTIONS, SAMPLER_PARAMETERS, SAMPLERS
 from parallelbench_lmeval.options import as_float, as_int
 
 # Metric names the tasks and the `dllm` model report (results JSON keys look like "pb_acc,none").
@@ -37,8 +37,6 @@ _FLOAT_OPTIONS = ("threshold", "factor", "temperature",
                     if SAMPLERS[sampler].parameters[name].parse is as_float))
 # options at their default value name no configuration of their own
 _DEFAULTS = {"temperature": 0.0, "sampler": "standard", "cache": "none", "cache_refresh": 0, "wino_canvas": "extended"}
-# samplers whose steps depend on the model's predictions (their own adaptive rules)
-ADAPTIVE_SAMPLERS = ("eb", "wino", "slowfast", "klass")
 
 TOPK_STRATEGIES = {"random": "random", "confidence": "confidence-topk", "entropy": "entropy-topk", "margin": "topk-margin"}
 LEFT_TO_RIGHT_STRATEGY = "l2r"

@@ -20,6 +20,8 @@ from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutput
 
+from parallelbench_lmeval.standins.llada import RMSNorm
+
 
 class BlockDiffusionStandInConfig(PretrainedConfig):
     model_type = "sdar"
@@ -43,16 +45,6 @@ class ShiftedBlockDiffusionStandInConfig(BlockDiffusionStandInConfig):
     def __init__(self, bd_size=8, **kwargs):
         self.bd_size = bd_size
         super().__init__(**kwargs)
-
-
-class RMSNorm(nn.Module):
-    def __init__(self, size, eps):
-        super().__init__()
-        self.weight, self.eps = nn.Parameter(torch.ones(size)), eps
-
-    def forward(self, x):
-        normalized = x.float() * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * normalized.to(x.dtype)
 
 
 class Rotary(nn.Module):
