@@ -149,18 +149,20 @@ class CachePass:
         """Keys and values [R, kv heads, end, head dim] the span attends to (see `BlockCache`)."""
         start, end = slot
         self._allocate(layer, key, value, self.cache.length)
-        positions = torch.arange(start, end, device=key.device)
-        already = (positions < self.stored[:, None])[:, None, :, None]  # [R, 1, T, 1]
+        device = key.device  # with parallelize=True, the layer's
+        positions = torch.arange(start, end, device=device)
+        already = (positions < self.stored.to(device)[:, None])[:, None, :, None]  # [R, 1, T, 1]
+        rows = self.rows.to(device)
         spliced = []
         for stored, new in ((self.cache.keys[layer], key), (self.cache.values[layer], value)):
-            mine = stored if self.every_row else stored[self.rows]
+            mine = stored if self.every_row else stored[rows]
             span = torch.where(already, mine[:, :, start:end], new)
             if self.persist_until > start:
                 finished = span[:, :, : self.persist_until - start]
                 if self.every_row:
                     stored[:, :, start : self.persist_until] = finished
                 else:
-                    stored[self.rows, :, start : self.persist_until] = finished
+                    stored[rows, :, start : self.persist_until] = finished
             spliced.append(torch.cat([mine[:, :, :start], span], dim=2))
         return spliced
 

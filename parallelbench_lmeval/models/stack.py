@@ -47,7 +47,7 @@ class KeyValues:
             if self.rows is None:
                 mine.copy_(theirs)
             else:
-                mine[self.rows] = theirs
+                mine[self.rows.to(mine.device)] = theirs  # with parallelize=True, each layer's device
 
     def spliced(self, layer: int, key: torch.Tensor, value: torch.Tensor, slot: tuple[int, int]):
         """The keys and values a step attends to at `layer`: the cached ones with the step's own
@@ -59,7 +59,7 @@ class KeyValues:
         spliced = []
         for cached, new in ((self.keys[layer], key), (self.values[layer], value)):
             if self.rows is not None:
-                cached = cached[self.rows]
+                cached = cached[self.rows.to(cached.device)]
             cached[:, :, a:b] = new[:, :, : b - a]
             spliced.append(torch.cat([cached, new[:, :, b - a :]], dim=2) if new.shape[2] > b - a else cached)
         return spliced
