@@ -1,4 +1,4 @@
-"""The samplers (eb, pc, wino, slowfast, klass, dus, rcr, remdm) and the key/value caches.
+"""The samplers (eb, pc, wino, slowfast, klass, dus, rcr, remdm; edit in test_block_diffusion.py) and the key/value caches.
 
 1. Each method's rule on hand-made distributions, small enough to follow by eye: the pure
    functions, then the sampler inside the loop with a denoiser whose predictions are tabled.
@@ -623,7 +623,7 @@ def test_a_cached_step_attends_to_the_cache_with_its_own_keys_in_the_slot():
 
 # ================================================================ 3. bad options, refused before any weight loads
 REFUSED = [
-    ({"sampler": "beam"}, "unknown sampler 'beam'; allowed: standard, eb, pc, wino, slowfast, klass, dus, rcr, remdm"),
+    ({"sampler": "beam"}, "unknown sampler 'beam'; allowed: standard, eb, pc, wino, slowfast, klass, dus, rcr, remdm, edit"),
     ({"sampler": "wino", "wino_threshold": 1.5}, "wino_threshold must lie in [0, 1], got 1.5"),
     ({"sampler": "wino", "wino_threshold_back": -0.1}, "wino_threshold_back must lie in [0, 1], got -0.1"),
     ({"sampler": "wino", "wino_canvas": "foo"}, "unknown wino_canvas 'foo'; allowed: extended, plain"),

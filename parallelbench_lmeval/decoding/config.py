@@ -129,6 +129,16 @@ SAMPLERS: dict[str, SamplerSpec] = {
     ),
     # RCR (He et al., 2025): running-confidence remasking on a linear MaskGIT schedule
     "rcr": SamplerSpec({}, frozenset({"schedule"}), ("confidence",), default_steps_per_token=True),
+    # ReMDM for LLaDA as the paper ran it: n revision steps of k tokens each (k = n = 1 in Appendix F.3)
+    "remdm": SamplerSpec(
+        {
+            "remdm_steps": Parameter(1, parse=as_int, check=_at_least(0)),
+            "remdm_number": Parameter(1, parse=as_int, check=_at_least(1)),
+        },
+        frozenset({"schedule"}),
+        ("confidence",),
+        default_steps_per_token=True,
+    ),
     # LLaDA2.1's editing (its `generate`): unmask above a threshold (at least the best), and replace committed
     # tokens of the block the model now predicts otherwise, above the editing threshold; defaults of LLaDA2.1
     "edit": SamplerSpec(
@@ -139,16 +149,6 @@ SAMPLERS: dict[str, SamplerSpec] = {
         },
         frozenset(),
         ("confidence",),
-    ),
-    # ReMDM for LLaDA as the paper ran it: n revision steps of k tokens each (k = n = 1 in Appendix F.3)
-    "remdm": SamplerSpec(
-        {
-            "remdm_steps": Parameter(1, parse=as_int, check=_at_least(0)),
-            "remdm_number": Parameter(1, parse=as_int, check=_at_least(1)),
-        },
-        frozenset({"schedule"}),
-        ("confidence",),
-        default_steps_per_token=True,
     ),
 }
 SAMPLER_PARAMETERS = {name: sampler for sampler, spec in SAMPLERS.items() for name in spec.parameters}

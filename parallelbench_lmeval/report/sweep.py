@@ -65,6 +65,8 @@ METHOD_GRIDS = {
     # token per block, the paper's best, Appendix F.3)
     "rcr": [{"sampler": "rcr", "k": k} for k in K_VALUES],
     "remdm": [{"sampler": "remdm", "k": k, "remdm_steps": 1, "remdm_number": 1} for k in K_VALUES],
+    # ours: LLaDA2.1's editing over the threshold grid, at its editing threshold 0.9
+    "edit": [{"sampler": "edit", "edit_unmask_threshold": t, "edit_threshold": 0.9} for t in THRESHOLDS],
 }
 GRIDS = ("topk", "threshold", "factor", "semi_ar", *METHOD_GRIDS)
 DONE_MARKER = "sweep_config.json"
