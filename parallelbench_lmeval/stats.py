@@ -35,3 +35,4 @@ class BatchOutput(NamedTuple):
     nfe: list[int]
     gen_tokens: list[int]  # generated tokens that are not end-of-text or padding
     canvas_length: list[int]  # positions decoded (tokens; items for the ideal model)
+    decoding_order: list[dict[str, float]]  # the order metrics defined for each (decoding/order.py)

@@ -43,6 +43,7 @@ def test_lm_eval_cli_runs_dllm_with_statistics_in_samples(tiny_masked_lm_dir, tm
     for sample in samples:
         assert sample["nfe"] == 8 and sample["tokens_per_step"] == 4.0
         assert 0 <= sample["gen_tokens"] <= 32 and sample["decode_seconds"] > 0
+        assert -1 <= sample["dec_order_kendall"] <= 1 and -1 <= sample["dec_order_spearman"] <= 1
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ import torch
 
 from parallelbench_lmeval.decoding.config import DecodingConfig
 from parallelbench_lmeval.decoding.noise import RowNoise
+from parallelbench_lmeval.decoding.order import CommitSteps
 from parallelbench_lmeval.decoding.samplers import EVERY_ROW, SAMPLER_CLASSES
 from parallelbench_lmeval.decoding.step import Query, Step
 
@@ -29,6 +30,7 @@ Denoiser = Callable[[torch.Tensor, torch.Tensor, Query], torch.Tensor]
 class DecodeResult:
     tokens: torch.Tensor  # [B, G] the decoded canvas
     nfe: torch.Tensor  # [B] forward passes each row took part in (or that its sampler counts)
+    commit_steps: torch.Tensor  # [B, G] the step of each position's last commit (decoding/order.py)
 
 
 def unmask(
@@ -49,6 +51,7 @@ def unmask(
     forbidden = torch.tensor([mask_id, *(i for i in forbidden_ids if i != mask_id)], device=device)
     noise = RowNoise(generator, device)
     sampler = SAMPLER_CLASSES[config.sampler](config, batch_size, mask_id, device)
+    commits = CommitSteps(batch_size, config.gen_length, mask_id, device)
 
     for block in sampler.blocks():
         sampler.start_block(block, canvas)
@@ -63,6 +66,8 @@ def unmask(
             query = sampler.query(view, rows, block, index)
             step = Step.predict(denoise(view, rows, query), query, index, rows, view, config.temperature, forbidden,
                                 noise.for_rows(row_ids), mask_id, sampler.probability_dtype)
-            canvas[rows] = sampler.update(step)
+            updated = sampler.update(step)
+            commits.record(rows, view, updated, nfe[rows])
+            canvas[rows] = updated
             nfe[rows] += 1
-    return DecodeResult(tokens=canvas, nfe=nfe + sampler.idle_passes)
+    return DecodeResult(tokens=canvas, nfe=nfe + sampler.idle_passes, commit_steps=commits.steps)

@@ -228,7 +228,7 @@ class DiffusionLM(LM):
         batch = self.backend.generate(contexts, config, generators)
         seconds = (time.perf_counter() - started) / len(contexts)
         outputs = []
-        for text, nfe, gen_tokens, canvas_length in zip(*batch):
+        for text, nfe, gen_tokens, canvas_length, order in zip(*batch):
             for stop in until:
                 if stop:
                     text = text.split(stop)[0]
@@ -237,6 +237,7 @@ class DiffusionLM(LM):
                 "tokens_per_step": canvas_length / nfe,
                 "gen_tokens": gen_tokens,
                 "decode_seconds": seconds,
+                **order,
             }
             self.totals.update({"samples": 1, "nfe": nfe, "gen_tokens": gen_tokens, "canvas_tokens": canvas_length})
             self.totals["decode_seconds"] += seconds

@@ -11,6 +11,7 @@ import torch
 
 from parallelbench_lmeval.decoding import DecodeResult, DecodingConfig, unmask
 from parallelbench_lmeval.decoding.frequencies import PACKAGED as PACKAGED_TABLES
+from parallelbench_lmeval.decoding.order import order_metrics
 from parallelbench_lmeval.decoding.step import Query
 from parallelbench_lmeval.models.denoiser import BatchDenoiser
 from parallelbench_lmeval.models.families import detect_family, load_model, resolve_special_ids
@@ -267,7 +268,8 @@ class TransformerBackend:
         tokens = result.tokens
         generated = ~torch.isin(tokens, torch.tensor(self.not_generated_ids, device=tokens.device))
         texts = self.tokenizer.batch_decode(tokens.tolist(), skip_special_tokens=True)
-        return BatchOutput(texts, result.nfe.tolist(), generated.sum(-1).tolist(), [config.gen_length] * len(contexts))
+        return BatchOutput(texts, result.nfe.tolist(), generated.sum(-1).tolist(), [config.gen_length] * len(contexts),
+                           order_metrics(result.commit_steps, tokens, self.ids.pad_id))
 
     def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool) -> str:
         return self.tokenizer.apply_chat_template(
