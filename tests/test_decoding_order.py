@@ -100,6 +100,34 @@ def test_commit_steps_keep_the_last_commit_and_forget_taken_back_tokens():
     assert commits.steps.tolist() == [[0, 2, 1, 2], [0, 6, 3, 3]]  # a subset of rows: the others untouched
 
 
+class NoHostSync(torch.overrides.TorchFunctionMode):
+    """Fails on the tensor operations that wait for the device: reading values to the host, or
+    indexing with a boolean mask (whose result size depends on the values)."""
+
+    SYNCING = {torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.__bool__, torch.Tensor.__int__,
+               torch.Tensor.__float__, torch.Tensor.cpu, torch.Tensor.numpy, torch.Tensor.nonzero, torch.nonzero,
+               torch.Tensor.masked_select, torch.masked_select, torch.unique, torch.Tensor.unique}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        indices = args[1:2] if func in (torch.Tensor.__getitem__, torch.Tensor.__setitem__) else ()
+        if func in self.SYNCING or any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in indices):
+            raise AssertionError(f"{func.__name__} waits for the device")
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("rows", [[0, 1, 2], [2, 0]])
+def test_recording_a_step_needs_no_host_synchronisation(rows):
+    commits = CommitSteps(3, 5, MASK, "cpu")
+    before = torch.full((len(rows), 5), MASK)
+    after = before.clone()
+    after[:, 1] = 3
+    with NoHostSync():
+        commits.record(torch.tensor(rows), before, after, torch.tensor([4] * len(rows)))
+    with pytest.raises(AssertionError, match="waits for the device"), NoHostSync():
+        commits.steps.tolist()
+    assert commits.steps[rows, 1].tolist() == [4] * len(rows)
+
+
 def test_the_loop_records_steps_of_remasking_samplers_as_their_last_commit():
     rcr = TabledDenoiser(fixed([{0: 0.9}, {1: 0.2}, {2: 0.5}, {3: 0.3}]))
     # canvases (test_samplers): [M M M M] -> [0 M M M] -> [0 1 M M] -> [0 M 2 3] -> [0 1 2 3]

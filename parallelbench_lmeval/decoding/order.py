@@ -53,8 +53,13 @@ class CommitSteps:
     def record(self, rows: torch.Tensor, before: torch.Tensor, after: torch.Tensor, step: torch.Tensor) -> None:
         """The rows' canvases `before` and `after` [R, G] one step, taken at `step` [R] (their forward
         passes so far): a position whose token changed takes the step, a masked one has none."""
-        changed = torch.where(after != before, step.unsqueeze(-1), self.steps[rows])
-        self.steps[rows] = changed.masked_fill(after == self.mask_id, NOT_COMMITTED)
+        every_row = rows.shape[0] == self.steps.shape[0]  # row ids are distinct: known without a sync
+        current = self.steps if every_row else self.steps[rows]
+        updated = torch.where(after != before, step.unsqueeze(-1), current).masked_fill_(after == self.mask_id, NOT_COMMITTED)
+        if every_row:
+            self.steps = updated
+        else:
+            self.steps[rows] = updated
 
 
 def _pairwise_signs(values: torch.Tensor) -> torch.Tensor:
