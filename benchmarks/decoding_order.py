@@ -11,7 +11,7 @@ metrics   `order_metrics` (once per batch, after decoding: Kendall and Spearman,
           (`tiny_models.tiny_llada_standin`), confidence, k=1, and that decoding with `record` over
           the same with a no-op record (fastest of the repeats).
 
-Run: python benchmarks/decoding_order.py [--repeats 15] [--batch 8] [--gen-length 64]
+Run: python benchmarks/decoding_order.py [--repeats 31] [--batch 8] [--gen-length 64]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from parallelbench_lmeval.decoding import order as order_module
 from parallelbench_lmeval.decoding.order import order_metrics
 
 VOCAB = 64
+STANDIN_REPEATS = 5  # a decoding of the stand-in takes seconds
 CONFIGURATIONS = [
     ("confidence k=1", {}),
     ("confidence k=4", {"k": 4}),
@@ -101,15 +102,16 @@ def metrics_section(batch: int, gen_length: int, repeats: int) -> None:
         result = backend.decode(prompts, config)  # loads the weights, warms up
         metrics = min(timed(lambda: order_metrics(result.commit_steps, result.tokens, backend.ids.pad_id))
                       for _ in range(repeats))
-        on, off = with_and_without_record(lambda: backend.decode(prompts, config), max(3, repeats // 3))
-    print(f"[metrics] tiny LLaDA stand-in, batch {batch}, gen_length {gen_length}, confidence k=1 (fastest of the repeats)")
+        on, off = with_and_without_record(lambda: backend.decode(prompts, config), STANDIN_REPEATS)
+    print(f"[metrics] tiny LLaDA stand-in, batch {batch}, gen_length {gen_length}, confidence k=1 "
+          f"(fastest of {repeats} and of {STANDIN_REPEATS} interleaved repeats)")
     print(f"  order_metrics {1000 * metrics:.2f} ms / decoding {1000 * off:.1f} ms: {metrics / off:.5f}")
     print(f"  decoding with record {1000 * on:.1f} ms / with a no-op record {1000 * off:.1f} ms: {on / off:.4f}\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=31)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--gen-length", type=int, default=64)
     args = parser.parse_args()

@@ -1,4 +1,5 @@
-"""The per-task table: every configuration × task with its accuracy and tokens per step."""
+"""The per-task tables: every configuration × task with its accuracy and tokens per step, and the
+Kendall's tau of its decoding order."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from parallelbench_lmeval.report.runs import TASK_FAMILIES, Configuration, short
 # limit: the run's `--limit` when it left items of the task out (empty for a full run)
 CSV_COLUMNS = ("model", "engine", "strategy", "config", "task", "accuracy", "tokens_per_step", "n_samples", "limit")
 FAMILY_TITLES = {"waitingline": "Waiting Line", "textwriting": "Text Writing", "puzzles": "Puzzles"}
+ORDER_METRIC = "dec_order_kendall"
 
 
 def _ordered(configurations: list[Configuration]) -> list[Configuration]:
@@ -94,4 +96,26 @@ def markdown(configurations: list[Configuration]) -> str:
             if point is not None:
                 average = f"{point[1]:.1f} ({point[0]:.2f})"
                 lines.append(f"| {c.model} | {c.strategy} | {_config_cell(c)} | {len(tasks)} | {average} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + order_lines(ordered)) + "\n"
+
+
+def order_lines(ordered: list[Configuration]) -> list[str]:
+    """The decoding-order table: Kendall's tau of each task's decoding order against left to right
+    (`dec_order_kendall`), for the configurations that logged it (`dllm` runs)."""
+    logged = [c for c in ordered if any(ORDER_METRIC in r.metrics for r in c.tasks.values())]
+    if not logged:
+        return []
+    tasks = [task for _, family in _family_sections(logged) for task in family
+             if any(ORDER_METRIC in c.tasks[task].metrics for c in logged if task in c.tasks)]
+    lines = ["", "### Decoding order", "",
+             "Cells: Kendall's tau between the order in which positions were committed and left to right "
+             "(1 = left to right, -1 = right to left; mean over the samples where it is defined). tasks.csv "
+             "also has Spearman's rho and both without the padding tail (`_ignore_pad`).", "",
+             "| model | strategy | config | " + " | ".join(short_task_name(t) for t in tasks) + " | mean |",
+             "|---|---|---|" + "---:|" * (len(tasks) + 1)]
+    for c in logged:
+        values = [c.tasks[t].metrics.get(ORDER_METRIC) if t in c.tasks else None for t in tasks]
+        cells = " | ".join("" if v is None else f"{v:.2f}" for v in values)
+        present = [v for v in values if v is not None]
+        lines.append(f"| {c.model} | {c.strategy} | {_config_cell(c)} | {cells} | {sum(present) / len(present):.2f} |")
+    return lines
