@@ -162,3 +162,21 @@ def test_a_real_lm_eval_run_with_limit_is_kept_out_of_the_public_files(tmp_path,
     summary = write_report([tmp_path / "runs"], tmp_path / "out", with_plots=False)
     assert summary["models"]["ideal"]["strategies"]["confidence-topk"]["configurations"][0]["limit"] == 3
     assert not (tmp_path / "out" / "leaderboard").exists() and not (tmp_path / "out" / "figures").exists()
+
+
+def test_decoding_order_table_lists_the_configurations_that_logged_it(tmp_path):
+    date = iter(f"2025-01-01T00-00-{i:02d}" for i in range(10))
+    order = {"parallelbench_copy": {"dec_order_kendall": 1.0, "dec_order_spearman": 1.0},
+             "parallelbench_sudoku": {"dec_order_kendall": 0.25}}
+    write_run(tmp_path / "runs" / "l2r", "m", "dllm", "pretrained=m", "unmasking=left_to_right,k=2",
+              {"parallelbench_copy": (1.0, 2.0, 32), "parallelbench_sudoku": (0.5, 2.0, 64)}, next(date), metrics=order)
+    write_run(tmp_path / "runs" / "ar", "qwen", "hf", "pretrained=qwen", "",
+              {"parallelbench_copy": (1.0, None, 32)}, next(date))
+    write_report([tmp_path / "runs"], tmp_path / "out", with_plots=False)
+    tables = (tmp_path / "out" / "tasks.md").read_text(encoding="utf-8")
+    section = tables[tables.index("### Decoding order"):]
+    assert "| model | strategy | config | copy | sudoku | mean |" in section
+    assert "| m | l2r | k=2 | 1.00 | 0.25 | 0.62 |" in section
+    assert "qwen" not in section  # an autoregressive run logs no order
+    header, *rows = (tmp_path / "out" / "tasks.csv").read_text(encoding="utf-8").splitlines()
+    assert {"dec_order_kendall", "dec_order_spearman"} <= set(header.split(","))
