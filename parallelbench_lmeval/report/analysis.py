@@ -85,7 +85,7 @@ def aup(points, best: float, alpha: float = AUP_ALPHA, drop: float = AUP_DROP) -
     ordered = sorted(curve.items())
     if not ordered:
         return math.nan
-    floor = ordered[0][1] - drop
+    floor = ordered[0][1] - drop - _TOLERANCE  # accuracies are means: 75 may come out a rounding error below
     kept = [(tps, accuracy) for tps, accuracy in ordered if accuracy >= floor]
 
     def weighted(accuracy: float) -> float:
