@@ -10,6 +10,7 @@ import math
 
 import pytest
 import torch
+from tasks_helpers import task_manager
 from test_samplers import DUS_CONFIDENCE, MASK, TabledDenoiser, fixed, remdm_denoiser, run
 
 from parallelbench_lmeval.decoding import DecodingConfig, unmask
@@ -185,8 +186,8 @@ def evaluate_ideal(model_args: str) -> dict:
     from parallelbench_lmeval.registration import ensure_registered
 
     ensure_registered()
-    return lm_eval.simple_evaluate(model="dllm", model_args=f"pretrained=ideal,{model_args}",
-                                   tasks=["parallelbench_puzzle"], limit=3, device="cpu")["results"]
+    return lm_eval.simple_evaluate(model="dllm", model_args=f"pretrained=ideal,{model_args}", tasks=["parallelbench_puzzle"],
+                                   limit=3, device="cpu", task_manager=task_manager())["results"]
 
 
 def test_lm_eval_reports_the_order_per_task_and_averages_it_over_the_group():
