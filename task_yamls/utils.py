@@ -54,7 +54,7 @@ def reference_text(item: dict) -> str:
 
 def item_to_doc(item: dict, template: str, metric: str) -> dict:
     examples = [
-        {"example_question": render_prompt(template, example["input"]), "example_answer": answer_text(example["answer"])}
+        {"question": render_prompt(template, example["input"]), "answer": answer_text(example["answer"])}
         for example in item["input"].get("icl_examples") or []
     ]
     return {
@@ -147,8 +147,8 @@ def load_items(
 
 
 class OwnExampleSampler(ContextSampler):
-    """The shots of the item itself: each doc carries its examples (`examples`, JSON), and
-    fewshot_config reads their `example_question`/`example_answer`.
+    """The shots of the item itself: each doc carries its examples (`examples`, JSON, each a
+    `question` and an `answer`), which lm-eval renders as docs of their own.
 
     Each released item carries its own example (a variant may carry more), so the "sampled"
     shots come from the test doc; it needs `fewshot_config.split` equal to `test_split` so
