@@ -143,12 +143,14 @@ def _with_function_references(value):
 def write_task_folder(
     folder: Path, members: list[tuple[Family, int, int]], num_items: int, allow_released: bool = False
 ) -> dict:
-    """Writes one task per (family, size, seed): items, YAML, and the folder's glue; returns the manifest."""
+    """Writes one task per (family, size, seed): items, YAML, and the folder's glue; returns the manifest.
+    Every set is drawn before anything is written, so a refused request leaves no folder behind."""
+    drawn = [(family, size, seed, generate_items(family, size, seed, num_items, allow_released=allow_released))
+             for family, size, seed in members]
     folder.mkdir(parents=True, exist_ok=True)
     tasks = {}
-    for family, size, seed in members:
+    for family, size, seed, items in drawn:
         name = family.task_name(size, seed)
-        items = generate_items(family, size, seed, num_items, allow_released=allow_released)
         items_file = f"{name}.jsonl"
         (folder / items_file).write_text("".join(json.dumps(item) + "\n" for item in items), encoding="utf-8")
         config = task_config(name, family, size, seed, items_file=items_file)
