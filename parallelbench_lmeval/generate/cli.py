@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from parallelbench_lmeval.generate.families import FAMILIES, GROUPS, Family, family
@@ -86,5 +85,5 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    print(summary, file=sys.stdout)
+    print(summary)
     return 0
