@@ -1,4 +1,4 @@
-"""The `parallelbench` command: `eval` (lm-eval's CLI), `theory`, `sweep`, `report`."""
+"""The `parallelbench` command: `eval` (lm-eval's CLI), `theory`, `sweep`, `report`, `run`, `submit`, `generate`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ SUBCOMMANDS = {
     "report": ("parallelbench_lmeval.report.cli", "tables, plots and leaderboard files from lm-eval results folders"),
     "run": ("parallelbench_lmeval.report.experiment", "several models (dllm grids, hf, API) on the same tasks, then one report"),
     "submit": ("parallelbench_lmeval.report.submit", "one model's leaderboard submission, checked complete"),
+    "generate": ("parallelbench_lmeval.generate.cli", "items of any size as lm-eval tasks, or chat-format training data"),
 }
 
 

@@ -26,8 +26,12 @@ def register_model(registry_module) -> None:
 
 
 def include_tasks(manager_module) -> None:
-    """Puts our task folder first on every TaskManager's include path (user paths still override)."""
+    """Puts our task folder first on every TaskManager's include path (user paths still override),
+    and lets it resolve generated task names (`parallelbench_gen_copy_n12`, see `generate`)."""
+    from parallelbench_lmeval.generate.lm_eval_tasks import include_generated_tasks
+
     task_manager = manager_module.TaskManager
+    include_generated_tasks(task_manager)
     original_init = task_manager.__init__
     if getattr(original_init, "_parallelbench", False):
         return

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+# the decoding-order statistics (decoding/order.py): Kendall's tau and Spearman's rho against left
+# to right, then both without the padding tail
+ORDER_METRICS = ("dec_order_kendall", "dec_order_spearman", "dec_order_kendall_ignore_pad", "dec_order_spearman_ignore_pad")
+
+
 class DecodedText(str):
     """Generated text, plus the decoding statistics of the sample that produced it."""
 

@@ -75,8 +75,10 @@ def task_names() -> set[str]:
 
 
 def check_tasks(tasks: str | list[str]) -> None:
+    from parallelbench_lmeval.generate.families import parse_name  # raises on an impossible generated name
+
     listed = tasks.split(",") if isinstance(tasks, str) else tasks
-    unknown = [task for task in listed if task not in task_names()]
+    unknown = [task for task in listed if task not in task_names() and parse_name(task) is None]
     assert not unknown, f"unknown task(s) {unknown}"
 
 

@@ -59,6 +59,17 @@ def test_options_strategies_and_nominal_tokens_per_step():
     for options, strategy in expected.items():
         assert strategy_id("dllm", dict(options)) == strategy
     assert strategy_id("hf", {}) == "autoregressive"
+    # a top-k run on another schedule than its family's is a strategy of its own
+    assert canonical_options("pretrained=x,k=2,schedule=dream", family="dream") == {"k": 2}
+    assert canonical_options("pretrained=x,k=2,schedule=even", family="llada") == {"k": 2}
+    even_dream = canonical_options("pretrained=x,k=2,schedule=even", family="dream")
+    assert strategy_id("dllm", even_dream) == "confidence-topk+even-schedule"
+    assert strategy_id("dllm", canonical_options("pretrained=x,k=2,schedule=dream,dream_eps=0.001",
+                                                 family="dream")) == "confidence-topk+dream-schedule"
+    # compat=parallelbench runs are named as such; compat=none is the default
+    assert strategy_id("dllm", canonical_options("pretrained=x,factor=1.0,compat=parallelbench")) == "confidence-factor+compat"
+    assert strategy_id("dllm", canonical_options("pretrained=x,factor=1.0,compat=none")) == "confidence-factor"
+    assert strategy_id("dllm", canonical_options("pretrained=x,sampler=wino,compat=parallelbench")) == "wino-plain+compat"
     assert nominal_tokens_per_step("hf", {}, 32) == 1.0
     assert nominal_tokens_per_step("dllm", {"k": 4}, 32) == 4.0
     assert nominal_tokens_per_step("dllm", {"steps": 8}, 32) == 4.0

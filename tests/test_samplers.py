@@ -283,6 +283,64 @@ def test_klass_leaves_masks_when_its_step_budget_runs_out():
     assert result.tokens.tolist() == [[0, 1, 2, 3, M, M]]
 
 
+def compat_run(denoiser, family, prompt_length=None, **options):
+    config = DecodingConfig.from_options(compat="parallelbench", **options).with_family_defaults(family)
+    return unmask(denoiser, 1, config, MASK, prompt_lengths=None if prompt_length is None else [prompt_length])
+
+
+def test_klass_compat_on_dream_is_ready_at_the_threshold_itself():
+    # position 0's confidence is the threshold exactly: klass_sample.py's `>=` commits it with position 1
+    logits = distribution({0: 0.9})
+    threshold = torch.softmax(logits, -1)[0].item()
+    table = torch.stack([logits, distribution({1: 0.95}), distribution({2: 0.5})])
+    options = dict(gen_length=3, sampler="klass", klass_kl_history=1, klass_kl_threshold=100,
+                   klass_conf_threshold=threshold)
+    denoiser = TabledDenoiser(lambda canvas, call: table)
+    assert commits(denoiser, compat_run(denoiser, "dream", **options)) == [[0, 1], [2]]
+    denoiser = TabledDenoiser(lambda canvas, call: table)
+    assert commits(denoiser, run(denoiser, **options)) == [[1], [0], [2]]  # ours: strictly above
+
+
+def test_klass_compat_on_dream_falls_back_to_one_token_whatever_the_schedule():
+    denoiser = TabledDenoiser(fixed([{0: 0.5}, {1: 0.45}, {2: 0.4}, {3: 0.35}]))
+    result = compat_run(denoiser, "dream", gen_length=4, sampler="klass", k=2, klass_conf_threshold=0.99)
+    assert commits(denoiser, result) == [[0], [1]]  # the budget is 2 steps of k = 2; one token each
+    assert result.tokens.tolist() == [[0, 1, M, M]]
+
+
+def shifting_denoiser(length: int):
+    """Position i predicts token i at the first call and (i + 1) % 7 after it, all sure enough to be ready
+    at once except the last position, so that a prediction written over a decoded token shows."""
+    def predict(canvas, call):
+        sure = [distribution({(i + min(call, 1)) % MASK: 0.95}) for i in range(length - 1)]
+        return torch.stack([*sure, distribution({(length - 1) % MASK: 0.5})])
+
+    return TabledDenoiser(predict)
+
+
+@pytest.mark.parametrize("prompt_length", [3, 10])
+def test_klass_compat_on_llada_writes_the_references_picks_beyond_the_masks_left(caplog, prompt_length):
+    # 6 tokens in 2 steps of 3: step 0 commits the 5 ready positions, step 1's fallback quota of 3
+    # exceeds the one mask left, so klass_generate.py's torch.topk also picks two -inf entries of its
+    # prompt + canvas vector and writes the model's predictions there (a pick in the prompt is not
+    # reproduced: a warning says so)
+    quota = 3
+    vector = torch.full((prompt_length + 6,), float("-inf"), dtype=torch.float64)
+    vector[prompt_length + 5] = torch.softmax(distribution({5: 0.5}), -1)[5]
+    picks = (torch.topk(vector, quota).indices - prompt_length).tolist()
+    decoded_picks = sorted(p for p in picks if 0 <= p < 5)
+    assert decoded_picks  # this torch picks decoded positions of the canvas here (3: 1 and 2; 10: 1)
+    denoiser = shifting_denoiser(6)
+    result = compat_run(denoiser, "llada", prompt_length, gen_length=6, sampler="klass", steps=2,
+                        klass_kl_history=1, klass_kl_threshold=100, klass_conf_threshold=0.9)
+    assert denoiser.positions[1][:6] == list(range(6))  # the whole canvas was predicted at step 1
+    assert result.tokens.tolist() == [[(i + 1) % MASK if i in decoded_picks else i for i in range(6)]]
+    assert ("rewrite prompt position" in caplog.text) == any(p < 0 for p in picks)
+    plain = run(shifting_denoiser(6), gen_length=6, sampler="klass", steps=2, klass_kl_history=1,
+                klass_kl_threshold=100, klass_conf_threshold=0.9)
+    assert plain.tokens.tolist() == [[0, 1, 2, 3, 4, 5]]  # ours: only the mask left is committed
+
+
 # ---------------------------------------------------------------- DUS
 @pytest.mark.parametrize(
     "length, base, levels",
@@ -676,3 +734,20 @@ def test_options_that_depend_on_the_model_are_refused_before_its_weights_load(ti
     lm = DiffusionLM(pretrained=str(tiny_masked_lm_dir), device="cpu")
     with pytest.raises(ValueError, match=re.escape(message)):
         lm.generate_until(requests(PROMPTS[:2], **options), disable_tqdm=True)
+
+
+def test_dream_top_k_decodes_on_the_benchmarks_schedule_by_default(decoder, monkeypatch):
+    """Dream's family default: the benchmark's float32 step counts, with the step that commits
+    nothing counted in the NFE (as the reference's forward pass) but not run."""
+    lm = decoder("dream")
+    recording = RecordingForward(lm.backend.forward)
+    monkeypatch.setattr(lm.backend, "_forward", recording)
+    prompt = lm.backend.encode(PROMPTS[0], 32)
+    config, _, _ = lm.request_config({"max_gen_toks": 32, "k": 1})
+    assert config.schedule == "dream"
+    assert lm.backend.decode([prompt], config).nfe.tolist() == [32]
+    assert len(recording.passes) == 31
+    even, _, _ = lm.request_config({"max_gen_toks": 32, "k": 1, "schedule": "even"})
+    recording.passes.clear()
+    assert lm.backend.decode([prompt], even).nfe.tolist() == [32] and len(recording.passes) == 32
+    assert decoder("llada").request_config({"max_gen_toks": 32, "k": 1})[0].schedule == "even"

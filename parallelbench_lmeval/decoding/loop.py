@@ -41,16 +41,22 @@ def unmask(
     device: torch.device | str = "cpu",
     generator: torch.Generator | Sequence[torch.Generator] | None = None,
     forbidden_ids: Sequence[int] = (),
+    prompt_lengths: Sequence[int] | None = None,
 ) -> DecodeResult:
     """Decodes `batch_size` canvases of `config.gen_length` masks; `forbidden_ids` are never
     proposed (the mask id always is forbidden). `generator`: one for the batch, or one per row
-    (then each row's sampling and random order do not depend on the other rows)."""
+    (then each row's sampling and random order do not depend on the other rows). `prompt_lengths`
+    (each row's, unpadded) serve samplers that reproduce a reference's whole-sequence arithmetic."""
     canvas = torch.full((batch_size, config.gen_length), mask_id, dtype=torch.long, device=device)
     nfe = torch.zeros(batch_size, dtype=torch.long, device=device)
     all_rows = torch.arange(batch_size, device=device)
-    forbidden = torch.tensor([mask_id, *(i for i in forbidden_ids if i != mask_id)], device=device)
+    # compat on Dream: its reference patches no logits, so the mask token's probability counts in the softmax
+    mask_normalised = config.compat == "parallelbench" and config.family == "dream"
+    forbidden = torch.tensor([*([] if mask_normalised else [mask_id]), *(i for i in forbidden_ids if i != mask_id)],
+                             device=device, dtype=torch.long)
     noise = RowNoise(generator, device)
     sampler = SAMPLER_CLASSES[config.sampler](config, batch_size, mask_id, device)
+    sampler.prompt_lengths = None if prompt_lengths is None else list(prompt_lengths)
     commits = CommitSteps(batch_size, config.gen_length, mask_id, device)
 
     for block in sampler.blocks():
@@ -65,7 +71,7 @@ def unmask(
                 row_ids, view = rows.tolist(), canvas[rows]
             query = sampler.query(view, rows, block, index)
             step = Step.predict(denoise(view, rows, query), query, index, rows, view, config.temperature, forbidden,
-                                noise.for_rows(row_ids), mask_id, sampler.probability_dtype)
+                                noise.for_rows(row_ids), mask_id, sampler.probability_dtype, mask_normalised)
             updated = sampler.update(step)
             commits.record(rows, view, updated, nfe[rows])
             canvas[rows] = updated

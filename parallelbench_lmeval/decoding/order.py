@@ -36,11 +36,11 @@ import math
 
 import torch
 
+from parallelbench_lmeval.stats import ORDER_METRICS
+
 NOT_COMMITTED = -1
 # never committed: after every step (ParallelBench's value, far above any step count)
 LATEST = 2**31 - 1
-ORDER_METRICS = ("dec_order_kendall", "dec_order_spearman")
-IGNORE_PAD_SUFFIX = "_ignore_pad"
 
 
 class CommitSteps:
@@ -112,10 +112,6 @@ def order_metrics(steps: torch.Tensor, tokens: torch.Tensor, pad_id: int | None)
     those that are undefined for the row. `pad_id` None: no padding to leave out."""
     everything = torch.ones_like(tokens, dtype=torch.bool)
     correlations = order_correlations(steps, everything)
-    if pad_id is not None:
-        correlations += order_correlations(steps, tokens != pad_id)
-    else:
-        correlations += correlations
-    names = (*ORDER_METRICS, *(name + IGNORE_PAD_SUFFIX for name in ORDER_METRICS))
-    rows = torch.stack(correlations, dim=-1).tolist()
-    return [{name: value for name, value in zip(names, row) if not math.isnan(value)} for row in rows]
+    correlations += correlations if pad_id is None else order_correlations(steps, tokens != pad_id)
+    rows = torch.stack(correlations, dim=-1).tolist()  # in the order of ORDER_METRICS
+    return [{name: value for name, value in zip(ORDER_METRICS, row) if not math.isnan(value)} for row in rows]

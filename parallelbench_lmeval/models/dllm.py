@@ -146,9 +146,10 @@ class DiffusionLM(LM):
         return config, until, seed
 
     def _complete(self, config: DecodingConfig) -> DecodingConfig:
-        """What depends on the model: PC-Sampler's frequency table (its family's by default) and
-        whether the model's layers can be cached; checked before the weights load."""
+        """What depends on the model: the top-k schedule and PC-Sampler's frequency table (the family's
+        by default) and whether the model's layers can be cached; checked before the weights load."""
         family = self.backend.family
+        config = config.with_family_defaults(family)
         if config.sampler == "pc" and config.value("pc_frequencies") is None:
             table = self.backend.default_pc_frequencies
             config = dataclasses.replace(config, parameters=tuple(sorted((*config.parameters, ("pc_frequencies", table)))))

@@ -260,7 +260,7 @@ class TransformerBackend:
         denoise = BatchDenoiser(forward, prompt_ids, prompt_mask, config.gen_length, self.ids.mask_id,
                                 config.cache, config.cache_refresh)
         return unmask(denoise, len(prompts), config, self.ids.mask_id, self.device, generators,
-                      forbidden_ids=self.forbidden_ids)
+                      forbidden_ids=self.forbidden_ids, prompt_lengths=[len(prompt) for prompt in prompts])
 
     def generate(self, contexts: list[str], config: DecodingConfig, generators: list[torch.Generator]) -> BatchOutput:
         """Decodes a batch; `generators` (one per prompt) make sampling independent of the batch."""

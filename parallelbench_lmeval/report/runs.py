@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lm_eval.utils import simple_parse_args_string
 
-from parallelbench_lmeval.decoding.config import DECODING_OPTIONS, SAMPLER_PARAMETERS, SAMPLERS
+from parallelbench_lmeval.decoding.config import DECODING_OPTIONS, SAMPLER_PARAMETERS, SAMPLERS, default_schedule
 from parallelbench_lmeval.options import as_float, as_int
 
 # Metric names the tasks and the `dllm` model report (results JSON keys look like "pb_acc,none").
@@ -32,11 +32,14 @@ OPTION_ORDER = (*DECODING_OPTIONS, "seed")
 _INTEGER_OPTIONS = ("k", "steps", "block_length", "seed", "cache_refresh",
                     *(name for name, sampler in SAMPLER_PARAMETERS.items()
                       if SAMPLERS[sampler].parameters[name].parse is as_int))
-_FLOAT_OPTIONS = ("threshold", "factor", "temperature",
+_FLOAT_OPTIONS = ("threshold", "factor", "temperature", "dream_eps",
                   *(name for name, sampler in SAMPLER_PARAMETERS.items()
                     if SAMPLERS[sampler].parameters[name].parse is as_float))
 # options at their default value name no configuration of their own
-_DEFAULTS = {"temperature": 0.0, "sampler": "standard", "cache": "none", "cache_refresh": 0, "wino_canvas": "extended"}
+_DEFAULTS = {"temperature": 0.0, "sampler": "standard", "cache": "none", "cache_refresh": 0, "wino_canvas": "extended",
+             "compat": "none"}
+# a run decoded with compat=parallelbench (the benchmark's own code, deliberate differences included)
+COMPAT_SUFFIX = "+compat"
 # samplers whose steps depend on the model's predictions (their own adaptive rules)
 ADAPTIVE_SAMPLERS = ("eb", "wino", "slowfast", "klass")
 
@@ -56,11 +59,11 @@ LEADERBOARD_TASK_IDS = {
 }
 
 
-def canonical_options(*sources) -> dict:
+def canonical_options(*sources, family: str | None = None) -> dict:
     """Decoding options from `model_args`/`gen_kwargs` (strings or dicts), later sources winning.
 
-    Values are normalised (k=2 and k=2.0 are the same configuration); a zero temperature is
-    the default and is dropped.
+    Values are normalised (k=2 and k=2.0 are the same configuration); options at their default
+    (a zero temperature; the `family`'s own top-k schedule, with its default eps) are dropped.
     """
     options: dict = {}
     for source in sources:
@@ -79,16 +82,24 @@ def canonical_options(*sources) -> dict:
     for key, default in _DEFAULTS.items():
         if options.get(key) == default:
             del options[key]
+    if options.get("dream_eps") == 0.0:
+        del options["dream_eps"]
+    if family is not None and "dream_eps" not in options and options.get("schedule") == default_schedule(family):
+        del options["schedule"]
     return {key: options[key] for key in OPTION_ORDER if key in options}
 
 
 def strategy_id(engine: str, options: dict) -> str:
     """The leaderboard's strategy id (`confidence-topk`, `confidence-threshold`, `l2r`, `klass`,
-    `wino`, ...; a cached run adds its cache: `confidence-threshold+prefix`)."""
+    `wino`, ...; a cached run adds its cache: `confidence-threshold+prefix`, a top-k run on another
+    schedule than its family's (see `canonical_options`) that schedule: `confidence-topk+even-schedule`,
+    and a run with compat=parallelbench `+compat`: `confidence-factor+compat`)."""
     if engine != DLLM_ENGINE:
         return AUTOREGRESSIVE
     cache = f"+{options['cache']}" if "cache" in options else ""
-    return _decoding_strategy(options) + cache
+    schedule = f"+{options['schedule']}-schedule" if "schedule" in options else ""
+    compat = COMPAT_SUFFIX if options.get("compat") == "parallelbench" else ""
+    return _decoding_strategy(options) + cache + schedule + compat
 
 
 def _decoding_strategy(options: dict) -> str:
@@ -98,8 +109,8 @@ def _decoding_strategy(options: dict) -> str:
         return f"{unmasking}-eb"
     if sampler == "pc":
         return f"{unmasking}-pc-sampler"  # the ids ParallelBench reserves for PC-Sampler
-    if sampler == "wino" and options.get("wino_canvas") == "plain":
-        return "wino-plain"
+    if sampler == "wino" and (options.get("wino_canvas") == "plain" or options.get("compat") == "parallelbench"):
+        return "wino-plain"  # compat runs the benchmark's WINO, on the plain canvas
     if sampler != "standard":
         return sampler
     if unmasking == "left_to_right":
@@ -118,7 +129,7 @@ def is_adaptive(options: dict) -> bool:
 
 def options_label(options: dict) -> str:
     """`k=2 block_length=8`: the options beyond the strategy itself ('default' when none)."""
-    named_by_strategy = ("unmasking", "sampler", "cache", "wino_canvas")
+    named_by_strategy = ("unmasking", "sampler", "cache", "wino_canvas", "schedule", "compat")
     parts = [f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
              for key, value in options.items() if key not in named_by_strategy]
     return " ".join(parts) or "default"
@@ -278,7 +289,9 @@ def read_results_file(results_file: Path, aliases: dict[str, str] | None = None)
     engine = DLLM_ENGINE if DLLM_ENGINE in config or config.get("model") == DLLM_ENGINE else str(config.get("model"))
     model = _model_name(results)
     model = (aliases or {}).get(model, model)
-    options = canonical_options(config.get("model_args"), config.get("gen_kwargs")) if engine == DLLM_ENGINE else {}
+    family = config.get("dllm", {}).get("family")
+    options = (canonical_options(config.get("model_args"), config.get("gen_kwargs"), family=family)
+               if engine == DLLM_ENGINE else {})
     date = _date(results_file)
     run = run_record(results, results_file)
     tasks = {}

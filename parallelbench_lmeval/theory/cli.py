@@ -1,5 +1,9 @@
 """`parallelbench theory`: the paper's Table 1 and Fig. 2, closed forms next to the ideal model
-decoded by the engine's unmasking loop (many independent trials decoded as one batch)."""
+decoded by the engine's unmasking loop (many independent trials decoded as one batch).
+
+With `--generated`: the same closed forms next to the ideal model run by lm-eval on generated
+tasks of every size (`theory/generated.py`): accuracy against n at a fixed k, and against k at a
+fixed n."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from pathlib import Path
 import torch
 
 from parallelbench_lmeval.decoding import DecodingConfig
+from parallelbench_lmeval.generate.cli import sizes
 from parallelbench_lmeval.ideal import accuracy, waiting_line_problem
 from parallelbench_lmeval.theory import closed_forms as cf
 from parallelbench_lmeval.theory.answer_sets import waiting_line_answers
@@ -165,12 +170,61 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold-n", type=int, default=10, help="list length of the threshold sweep (default 10)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", type=Path, metavar="DIR", help="also write the figures as PNG files into DIR")
+    generated = parser.add_argument_group("--generated: the ideal model through lm-eval on generated tasks")
+    generated.add_argument("--generated", action="store_true", help="run this report instead of Table 1 and Fig. 2")
+    generated.add_argument("--n", type=sizes, default=sizes("2-12"), help="list lengths of the n sweep (default 2-12)")
+    generated.add_argument("--k", type=int, default=2, help="items per step of the n sweep (default 2)")
+    generated.add_argument("--ks", type=sizes, default=sizes("1-8"), help="items per step of the k sweep (default 1-8)")
+    generated.add_argument("--k-n", type=int, default=8, help="list length of the k sweep (default 8)")
+    generated.add_argument("--items", type=int, default=200, help="generated items per task and size (default 200)")
+    generated.add_argument("--item-seed", type=int, default=0, help="seed of the generated items (default 0)")
     return parser
+
+
+def checked_generated_report(parser: argparse.ArgumentParser, args) -> int:
+    from parallelbench_lmeval.generate.families import family
+    from parallelbench_lmeval.theory.generated import SWEEP_TASKS
+
+    try:
+        for task in SWEEP_TASKS:
+            for n in [*args.n, args.k_n]:
+                family(task).check_size(n)
+    except ValueError as error:
+        parser.error(f"--n / --k-n: {error}")
+    for name, values in (("k", [args.k]), ("ks", args.ks), ("items", [args.items])):
+        if min(values) < 1:
+            parser.error(f"--{name} must be at least 1, got {min(values)}")
+    return generated_report(args)
+
+
+def generated_report(args) -> int:
+    """Tables (and with --plot a figure) of the generated sweep; `args` already checked."""
+    from parallelbench_lmeval.theory import generated
+
+    manager = generated.task_manager(args.items)
+    n_curves, k_curves = {}, {}
+    for temperature in generated.TEMPERATURES:
+        n_curves[temperature] = generated.n_sweep(generated.SWEEP_TASKS, args.n, args.k, temperature, manager, args.item_seed, args.seed)
+        k_curves[temperature] = generated.k_sweep(generated.SWEEP_TASKS, args.k_n, args.ks, temperature, manager, args.item_seed, args.seed)
+        for curves, axis, title in ((n_curves, "n", f"k = {args.k}"), (k_curves, "k", f"n = {args.k_n}")):
+            tasks = list(curves[temperature])
+            rows = [
+                [points[0][0], *(f"{p[1]:.3f}±{p[2]:.3f} / {p[3]:.3f}" for p in points)]
+                for points in zip(*(curves[temperature][task] for task in tasks))
+            ]
+            title = f"generated items, random top-k, {title}, temperature {temperature:g}: ideal model via lm-eval ± s.e. / closed form ({args.items} items per point)"
+            print(_table([axis, *tasks], rows, title))
+    if args.plot:
+        args.plot.mkdir(parents=True, exist_ok=True)
+        print(f"wrote {generated.plot(args.plot / 'generated_sweep.png', n_curves, k_curves, args.k, args.k_n)}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.generated:
+        return checked_generated_report(parser, args)
     for name in ("max_n", "trials", "table_n", "threshold_n"):
         if getattr(args, name) < (3 if name != "trials" else 1):
             parser.error(f"--{name.replace('_', '-')} must be at least {3 if name != 'trials' else 1}, got {getattr(args, name)}")
