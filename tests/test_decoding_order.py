@@ -87,18 +87,21 @@ def test_order_metrics_leave_out_padding_and_undefined_values():
                           "dec_order_kendall_ignore_pad": -1.0, "dec_order_spearman_ignore_pad": -1.0}
 
 
-def test_commit_steps_keep_the_last_commit_and_forget_taken_back_tokens():
+def test_commit_steps_keep_the_first_commit_of_taken_back_tokens():
+    # as the reference: the first step at which a position's history shows it unmasked
     M = MASK
     row_0 = [[M, M, M, M], [0, 1, M, M], [0, M, 2, M], [0, 1, 2, 3]]  # 1 taken back at step 1, refilled at 2
     row_1 = [[0, 1, M, M], [0, 1, 2, 3], [0, M, 2, 3], [0, M, 2, 3]]  # steps 3..5; 1 taken back for good
     commits = CommitSteps(2, 4, MASK, "cpu")
     commits.steps[1] = torch.tensor([0, 1, N, N])
     for step in range(3):
-        before, after = torch.tensor([row_0[step], row_1[step]]), torch.tensor([row_0[step + 1], row_1[step + 1]])
-        commits.record(torch.tensor([0, 1]), before, after, torch.tensor([step, step + 3]))
-    assert commits.steps.tolist() == [[0, 2, 1, 2], [0, N, 3, 3]]
-    commits.record(torch.tensor([1]), torch.tensor([row_1[3]]), torch.tensor([[0, 5, 2, 3]]), torch.tensor([6]))
-    assert commits.steps.tolist() == [[0, 2, 1, 2], [0, 6, 3, 3]]  # a subset of rows: the others untouched
+        after = torch.tensor([row_0[step + 1], row_1[step + 1]])
+        commits.record(torch.tensor([0, 1]), after, torch.tensor([step, step + 3]))
+    assert commits.steps.tolist() == [[0, 0, 1, 2], [0, 1, 3, 3]]
+    commits.record(torch.tensor([1]), torch.tensor([[0, 5, 2, 3]]), torch.tensor([6]))
+    assert commits.steps.tolist() == [[0, 0, 1, 2], [0, 1, 3, 3]]  # refilled: still its first commit
+    commits.record(torch.tensor([0]), torch.tensor([[0, 1, 2, 3]]), torch.tensor([9]))
+    assert commits.steps.tolist() == [[0, 0, 1, 2], [0, 1, 3, 3]]  # a subset of rows: the others untouched
 
 
 class NoHostSync(torch.overrides.TorchFunctionMode):
@@ -123,19 +126,19 @@ def test_recording_a_step_needs_no_host_synchronisation(rows):
     after = before.clone()
     after[:, 1] = 3
     with NoHostSync():
-        commits.record(torch.tensor(rows), before, after, torch.tensor([4] * len(rows)))
+        commits.record(torch.tensor(rows), after, torch.tensor([4] * len(rows)))
     with pytest.raises(AssertionError, match="waits for the device"), NoHostSync():
         commits.steps.tolist()
     assert commits.steps[rows, 1].tolist() == [4] * len(rows)
 
 
-def test_the_loop_records_steps_of_remasking_samplers_as_their_last_commit():
+def test_the_loop_records_steps_of_remasking_samplers_as_their_first_commit():
     rcr = TabledDenoiser(fixed([{0: 0.9}, {1: 0.2}, {2: 0.5}, {3: 0.3}]))
     # canvases (test_samplers): [M M M M] -> [0 M M M] -> [0 1 M M] -> [0 M 2 3] -> [0 1 2 3]
-    assert run(rcr, gen_length=4, block_length=2, steps=4, sampler="rcr").commit_steps.tolist() == [[0, 3, 2, 2]]
+    assert run(rcr, gen_length=4, block_length=2, steps=4, sampler="rcr").commit_steps.tolist() == [[0, 1, 2, 2]]
     remdm = remdm_denoiser()
     # [M M M M] -> [0 M M M] -> [0 1 M M] -> [M 1 2 M] (0 taken back) -> [0 1 2 M] -> [0 1 2 3]
-    assert run(remdm, gen_length=4, sampler="remdm").commit_steps.tolist() == [[3, 1, 2, 4]]
+    assert run(remdm, gen_length=4, sampler="remdm").commit_steps.tolist() == [[0, 1, 2, 4]]
     dus = TabledDenoiser(fixed([{i % 7: c} for i, c in enumerate(DUS_CONFIDENCE)]))
     # levels [0, 4], [2, 6], [1, 3, 5, 7]; 4 and 6 are below 0.3 and stay masked
     assert run(dus, gen_length=8, sampler="dus").commit_steps.tolist() == [[0, 2, 1, 2, N, 2, N, 2]]

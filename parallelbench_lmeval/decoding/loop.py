@@ -30,7 +30,7 @@ Denoiser = Callable[[torch.Tensor, torch.Tensor, Query], torch.Tensor]
 class DecodeResult:
     tokens: torch.Tensor  # [B, G] the decoded canvas
     nfe: torch.Tensor  # [B] forward passes each row took part in (or that its sampler counts)
-    commit_steps: torch.Tensor  # [B, G] the step of each position's last commit (decoding/order.py)
+    commit_steps: torch.Tensor  # [B, G] the step of each position's first commit (decoding/order.py)
 
 
 def unmask(
@@ -73,7 +73,7 @@ def unmask(
             step = Step.predict(denoise(view, rows, query), query, index, rows, view, config.temperature, forbidden,
                                 noise.for_rows(row_ids), mask_id, sampler.probability_dtype, mask_normalised)
             updated = sampler.update(step)
-            commits.record(rows, view, updated, nfe[rows])
+            commits.record(rows, updated, nfe[rows])
             canvas[rows] = updated
             nfe[rows] += 1
     return DecodeResult(tokens=canvas, nfe=nfe + sampler.idle_passes, commit_steps=commits.steps)

@@ -2,11 +2,11 @@
 is to left to right (Kendall's tau and Spearman's rho, as ParallelBench computes them).
 
 Recording (`CommitSteps`, updated by the loop after every step): a [B, G] tensor on the device
-holding, per row and position, the step at which the position got the token it holds, counted
-in the row's own forward passes from 0. A position that a sampler takes back (RCR, ReMDM, WINO
-revoke tokens; DUS masks low-confidence ones again) loses its step, and gets the step of its
-next commit: the step of the LAST commit counts, the one that wrote the token that is scored.
-A position still masked at the end (DUS, KLASS's step budget, WINO's step bound) keeps
+holding, per row and position, the step at which the position was first committed, counted in
+the row's own forward passes from 0. As in the reference, which takes the first step at which a
+position's history shows it unmasked, a position that a sampler takes back (RCR, ReMDM, WINO
+revoke tokens; DUS masks low-confidence ones again) keeps the step of its FIRST commit, even when
+it ends masked; a position never committed (KLASS's step budget, WINO's step bound) keeps
 NOT_COMMITTED. Idle passes (counted but not run) are not steps here; they would not change any
 rank.
 
@@ -24,10 +24,6 @@ left to right with k tokens per step scores exactly 1 and its reverse -1, whatev
 - Undefined correlations (fewer than two positions, or every position committed in one step)
   are NaN in the reference. Here the sample reports no value for that metric, so lm-eval's mean
   is over the samples whose order is defined (a task where it never is has no value).
-
-Deliberate difference: the reference takes a remasked position's FIRST commit (the first step
-at which its history shows it unmasked); this module takes its last. Both agree for every
-sampler that never takes a token back.
 """
 
 from __future__ import annotations
@@ -50,12 +46,13 @@ class CommitSteps:
         self.steps = torch.full((batch_size, gen_length), NOT_COMMITTED, dtype=torch.long, device=device)
         self.mask_id = mask_id
 
-    def record(self, rows: torch.Tensor, before: torch.Tensor, after: torch.Tensor, step: torch.Tensor) -> None:
-        """The rows' canvases `before` and `after` [R, G] one step, taken at `step` [R] (their forward
-        passes so far): a position whose token changed takes the step, a masked one has none."""
+    def record(self, rows: torch.Tensor, after: torch.Tensor, step: torch.Tensor) -> None:
+        """The rows' canvases `after` [R, G] a step taken at `step` [R] (their forward passes so far):
+        a position committed for the first time takes the step."""
         every_row = rows.shape[0] == self.steps.shape[0]  # row ids are distinct: known without a sync
         current = self.steps if every_row else self.steps[rows]
-        updated = torch.where(after != before, step.unsqueeze(-1), current).masked_fill_(after == self.mask_id, NOT_COMMITTED)
+        first = (current == NOT_COMMITTED) & (after != self.mask_id)
+        updated = torch.where(first, step.unsqueeze(-1), current)
         if every_row:
             self.steps = updated
         else:
