@@ -6,14 +6,10 @@ import functools
 import inspect
 from pathlib import Path
 
+from parallelbench_lmeval.task_folder import task_dir
+
 MODEL_NAME = "dllm"
 MODEL_TARGET = "parallelbench_lmeval.models.dllm:DiffusionLM"
-
-
-def task_dir() -> Path:
-    """The YAML task folder: inside the installed package, or at the top of a source checkout."""
-    packaged = Path(__file__).parent / "task_yamls"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "task_yamls"
 
 
 def register_model(registry_module) -> None:
