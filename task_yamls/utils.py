@@ -14,12 +14,14 @@ import datasets
 import yaml
 from lm_eval.api.samplers import ContextSampler
 
+from parallelbench_lmeval.lm_eval_logs import quiet_custom_dataset_notice
 from parallelbench_lmeval.scoring import grammar as grammar_checks
 from parallelbench_lmeval.scoring import lists, puzzles, text
 from parallelbench_lmeval.scoring.scorers import scorers_record, warn_if_not_comparable
 from parallelbench_lmeval.stats import decode_stats
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+quiet_custom_dataset_notice()  # lm-eval's notice for every task built by a Python function: ours all are
 # Text Writing: the released metric name -> the task's scores (besides `pb_acc`, which is the grammar score).
 TEXT_WRITING_SCORES = {
     "summary_score": ("grammar", "rougeL", "rouge1", "rouge2", "score"),

@@ -60,7 +60,8 @@ def canonical_options(*sources) -> dict:
     """Decoding options from `model_args`/`gen_kwargs` (strings or dicts), later sources winning.
 
     Values are normalised (k=2 and k=2.0 are the same configuration); a zero temperature is
-    the default and is dropped.
+    the default and is dropped. Options of a sampler other than the one that ran are dropped
+    (the model's defaults for that sampler, see `models.settings.check_decoding_defaults`).
     """
     options: dict = {}
     for source in sources:
@@ -68,6 +69,8 @@ def canonical_options(*sources) -> dict:
         for key, value in parsed.items():
             if key in OPTION_ORDER and value is not None and value != "":
                 options[key] = value
+    sampler = str(options.get("sampler", "standard"))
+    options = {key: value for key, value in options.items() if SAMPLER_PARAMETERS.get(key, sampler) == sampler}
     for key in _INTEGER_OPTIONS:
         if key in options:
             options[key] = int(float(options[key]))
