@@ -161,3 +161,23 @@ def test_a_real_lm_eval_run_with_limit_is_kept_out_of_the_public_files(tmp_path,
     summary = write_report([tmp_path / "runs"], tmp_path / "out", with_plots=False)
     assert summary["models"]["ideal"]["strategies"]["confidence-topk"]["configurations"][0]["limit"] == 3
     assert not (tmp_path / "out" / "leaderboard").exists() and not (tmp_path / "out" / "figures").exists()
+
+
+def test_report_ends_with_a_summary_table_on_the_terminal(tmp_path, capsys):
+    from parallelbench_lmeval.report import console
+
+    write_synthetic_benchmark(tmp_path / "runs")
+    assert main([str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--no_plots"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("PB80/75/70: ") and lines[-1] == f"report written to {tmp_path / 'report'}"
+    assert lines[1].split() == ["model", "strategy", "configs", "PB80", "PB75", "PB70", "best", "acc", "%", "tok/step",
+                                "at", "best", "max", "tok/step"]
+    rows = {tuple(line.split()[:2]): line.split()[2:] for line in lines[3:-1]}
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text(encoding="utf-8"))
+    threshold = summary["models"]["toy/dllm"]["strategies"]["confidence-threshold"]
+    assert rows[("toy/dllm", "confidence-threshold")][:4] == ["3", *(f"{threshold[f'PB{x}']:.2f}" for x in (80, 75, 70))]
+    assert rows[("toy/ar", "autoregressive")][-2:] == ["1.00", "1.00"]
+    assert len(rows) == sum(len(entry["strategies"]) for entry in summary["models"].values())
+    # the table shows whatever the rows hold: a column is one more key
+    extra = [{**row, "AUP": 1.5} for row in console.strategy_rows(summary)]
+    assert console.format_table(extra).splitlines()[0].split()[-1] == "AUP"
