@@ -181,3 +181,20 @@ def test_report_ends_with_a_summary_table_on_the_terminal(tmp_path, capsys):
     # the table shows whatever the rows hold: a column is one more key
     extra = [{**row, "AUP": 1.5} for row in console.strategy_rows(summary)]
     assert console.format_table(extra).splitlines()[0].split()[-1] == "AUP"
+
+
+def test_tables_order_options_numerically_and_round_what_is_read(tmp_path):
+    for i, threshold in enumerate((0.9, 1.0, 0.8, 0.7, 0.5)):
+        write_run(tmp_path / "runs" / f"t{threshold}", "m", "dllm", "pretrained=m", f"threshold={threshold}",
+                  {"parallelbench_copy": (1 / 3, 16 / 9, 32)}, f"2025-01-01T00-00-0{i}")
+    summary = write_report([tmp_path / "runs"], tmp_path / "report", with_plots=False)
+    table = (tmp_path / "report" / "tasks.md").read_text(encoding="utf-8")
+    rows = [line.split(" | ")[2] for line in table.splitlines() if line.startswith("| m | confidence-threshold")]
+    assert rows[:5] == ["threshold=0.5", "threshold=0.7", "threshold=0.8", "threshold=0.9", "threshold=1"]
+    listed = summary["models"]["m"]["strategies"]["confidence-threshold"]["configurations"]
+    assert [c["config"] for c in listed] == rows[:5]  # equal tokens per step: by threshold
+    with open(tmp_path / "report" / "tasks.csv", encoding="utf-8") as handle:
+        row = next(csv.DictReader(handle))
+    assert (row["config"], row["accuracy"], row["tokens_per_step"]) == ("threshold=0.5", "33.3333", "1.77778")
+    saved = json.loads((tmp_path / "report" / "summary.json").read_text(encoding="utf-8"))
+    assert saved["models"]["m"]["strategies"]["confidence-threshold"]["configurations"][0]["tokens_per_step"] == 16 / 9
