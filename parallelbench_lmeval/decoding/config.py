@@ -143,6 +143,11 @@ SAMPLERS: dict[str, SamplerSpec] = {
 SAMPLER_PARAMETERS = {name: sampler for sampler, spec in SAMPLERS.items() for name in spec.parameters}
 
 
+def own_sampler_options(options: dict, sampler: str) -> dict:
+    """`options` without the options of samplers other than `sampler` (a model's defaults for them)."""
+    return {name: value for name, value in options.items() if SAMPLER_PARAMETERS.get(name, sampler) == sampler}
+
+
 @dataclass(frozen=True)
 class DecodingConfig:
     """How to unmask a canvas of `gen_length` masks.

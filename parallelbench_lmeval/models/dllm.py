@@ -17,11 +17,11 @@ from tqdm import tqdm
 
 from parallelbench_lmeval import __version__
 from parallelbench_lmeval.decoding import DecodingConfig
-from parallelbench_lmeval.decoding.config import DECODING_OPTIONS
+from parallelbench_lmeval.decoding.config import DECODING_OPTIONS, own_sampler_options
 from parallelbench_lmeval.decoding.frequencies import check_table_name
 from parallelbench_lmeval.errors import did_you_mean
 from parallelbench_lmeval.likelihood import log_likelihood
-from parallelbench_lmeval.models.settings import ModelSettings, own_sampler_options
+from parallelbench_lmeval.models.settings import ModelSettings
 from parallelbench_lmeval.options import optional_int
 from parallelbench_lmeval.stats import DecodedText
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from parallelbench_lmeval.decoding.config import DECODING_OPTIONS, SAMPLER_PARAMETERS, DecodingConfig
+from parallelbench_lmeval.decoding.config import DECODING_OPTIONS, SAMPLER_PARAMETERS, DecodingConfig, own_sampler_options
 from parallelbench_lmeval.errors import did_you_mean
 from parallelbench_lmeval.models.families import FAMILIES
 from parallelbench_lmeval.options import as_bool, as_float, as_int, is_unset, non_negative_int, positive_int
@@ -45,11 +45,6 @@ def _choice(name: str, value, allowed) -> str:
     if value not in allowed:
         raise ValueError(f"unknown {name} {value!r}{did_you_mean(value, allowed)}; allowed: {', '.join(allowed)}")
     return value
-
-
-def own_sampler_options(options: dict, sampler: str) -> dict:
-    """`options` without the options of samplers other than `sampler`."""
-    return {name: value for name, value in options.items() if SAMPLER_PARAMETERS.get(name, sampler) == sampler}
 
 
 def check_decoding_defaults(decoding: dict) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lm_eval.utils import simple_parse_args_string
 
-from parallelbench_lmeval.decoding.config import DECODING_OPTIONS, SAMPLER_PARAMETERS, SAMPLERS
+from parallelbench_lmeval.decoding.config import DECODING_OPTIONS, SAMPLER_PARAMETERS, SAMPLERS, own_sampler_options
 from parallelbench_lmeval.options import as_float, as_int
 
 # Metric names the tasks and the `dllm` model report (results JSON keys look like "pb_acc,none").
@@ -69,8 +69,7 @@ def canonical_options(*sources) -> dict:
         for key, value in parsed.items():
             if key in OPTION_ORDER and value is not None and value != "":
                 options[key] = value
-    sampler = str(options.get("sampler", "standard"))
-    options = {key: value for key, value in options.items() if SAMPLER_PARAMETERS.get(key, sampler) == sampler}
+    options = own_sampler_options(options, str(options.get("sampler", "standard")))
     for key in _INTEGER_OPTIONS:
         if key in options:
             options[key] = int(float(options[key]))
