@@ -199,7 +199,7 @@ def _plot_series(ax, series: list[list[tuple[float, float]]], styles: list[dict]
                 fontsize=7, color="dimgray", ha="left", va="bottom")
 
 
-def _mark_below_one(ax, xs: list[float], below: list[str]) -> None:
+def _mark_below_one(ax, below: list[str]) -> None:
     """A dotted line at one token per step and a note naming what falls below it (more steps than tokens)."""
     if not below:
         return
@@ -219,7 +219,7 @@ def _draw(ax, styles: _Styles, curves: dict, references: list, task_counts: dict
          "color": styles.color(strategy), "zorder": CURVE_ZORDER, "label": styles.label(model, strategy, counts.get(model))}
         for model, strategy in keys])
     xs = [p[0] for key in keys for p in curves[key]]
-    _mark_below_one(ax, xs, sorted({strategy for (_, strategy), points in curves.items() if min(points)[0] < 1}))
+    _mark_below_one(ax, sorted({strategy for (_, strategy), points in curves.items() if min(points)[0] < 1}))
     for model, tps, accuracy in references:
         # white-edged so that it stands out on whatever lies under it
         ax.scatter([tps], [accuracy], marker=styles.ar_marker[model], s=90, color="black", edgecolors="white",
