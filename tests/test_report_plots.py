@@ -121,8 +121,8 @@ def test_average_plot_says_over_how_many_tasks_each_curve_averages(tmp_path):
     summary = build_summary(configurations)
     fig = plots.average_figure(configurations, summary)
     ax = fig.axes[0]
-    assert ax.get_legend_handles_labels()[1] == [
-        "full · random (17 tasks)", "one · random (1 task, --limit 3)"]
+    assert ax.get_legend_handles_labels()[1] == [  # the two curves coincide: drawn apart, and said so
+        "full · random (17 tasks)", "one · random (1 task, --limit 3)", plots.OVERLAP_NOTE]
     assert ax.get_title() == "Mean accuracy over each model's tasks (task counts in the legend)"
     # the counts are the summary's
     assert [len(summary["models"][m]["tasks"]) for m in ("full", "one")] == [17, 1]
@@ -172,7 +172,8 @@ def _every_strategy(root, same_points: bool):
 
 
 def _curves_of(ax):
-    return [line for line in ax.lines if not line.get_label().startswith("_")]
+    notes = (plots.OVERLAP_NOTE, plots.BELOW_ONE_NOTE)
+    return [line for line in ax.lines if not line.get_label().startswith("_") and line.get_label() not in notes]
 
 
 def test_no_colour_or_marker_repeats_within_a_figure(tmp_path):
@@ -198,17 +199,20 @@ def test_identical_curves_are_drawn_side_by_side_with_a_note(tmp_path):
     heights = sorted(line.get_transform().transform((2.0, 50.0))[1] for line in curves)
     step = plots.OVERLAP_OFFSET_PT * fig.dpi / 72
     assert [round(b - a, 6) for a, b in zip(heights, heights[1:])] == [round(step, 6)] * (len(curves) - 1)
-    assert any("identical curves drawn 1.5 pt apart" in text.get_text() for text in ax.texts)
+    assert plots.OVERLAP_NOTE == "coinciding curves drawn 1.5 pt apart"
+    # within half a percentage point and 1% of tokens per step counts as coinciding
+    assert plots.overlap_offsets([[(2.0, 50.0)], [(2.01, 50.4)], [(2.0, 51.0)]]) == [-0.75, 0.75, 0.0]
+    assert plots.OVERLAP_NOTE in ax.get_legend_handles_labels()[1]
 
 
 def test_points_below_one_token_per_step_are_marked(tmp_path):
     configurations = _every_strategy(tmp_path, same_points=False)
     ax = plots.task_figure(configurations, TASK).axes[0]
-    assert [line.get_xdata()[0] for line in ax.lines if line.get_label().startswith("_")] == [1.0]
-    (note,) = [text.get_text() for text in ax.texts if plots.BELOW_ONE_NOTE in text.get_text()]
-    assert "slowfast" in note
+    (line,) = [line for line in ax.lines if line.get_label() == plots.BELOW_ONE_NOTE]
+    assert list(line.get_xdata()) == [1.0, 1.0] and line.get_linestyle() == ":"
+    assert plots.BELOW_ONE_NOTE in [text.get_text() for text in ax.get_legend().get_texts()]
     no_slowfast = [c for c in configurations if c.strategy != "slowfast"]
-    assert not plots.task_figure(no_slowfast, TASK).axes[0].texts
+    assert plots.BELOW_ONE_NOTE not in plots.task_figure(no_slowfast, TASK).axes[0].get_legend_handles_labels()[1]
 
 
 def test_block_length_lines_at_the_same_accuracy_stay_visible(tmp_path):

@@ -6,9 +6,9 @@ and written by a thin function that saves it.
 
 Every strategy of a report has its own colour and marker, the same in every figure: colours never
 repeat for up to len(PALETTE) strategies, (colour, marker) pairs for many more; models differ by
-line style. Curves with identical points (the top-k scores of the ideal model, tasks at 100%) are
-drawn side by side, OVERLAP_OFFSET_PT apart, with a note; a figure with points below one token
-per step marks that line.
+line style. Curves that coincide (the top-k scores of the ideal model, tasks at 100%) are drawn
+side by side, OVERLAP_OFFSET_PT apart; a figure with points below one token per step draws a
+dotted line at one. Both are said in the legend.
 """
 
 from __future__ import annotations
@@ -52,7 +52,11 @@ MARKERS = ("o", "s", "^", "D", "<", ">", "d", "8", "H", "x", "+")
 LINE_STYLES = ("-", "--", ":", "-.")  # one per model
 AR_MARKERS = ["P", "X", "h", "v", "p"]  # no star: stars are the oracles
 OVERLAP_OFFSET_PT = 1.5
-BELOW_ONE_NOTE = "fewer than 1 token per step"
+# curves closer than this at every point would hide each other: within 1% in x and half a percentage point in y
+OVERLAP_X_RATIO, OVERLAP_Y = 0.01, 0.5
+# legend entries, where no note can cover a point
+OVERLAP_NOTE = f"coinciding curves drawn {OVERLAP_OFFSET_PT:g} pt apart"
+BELOW_ONE_NOTE = "1 token per step (left of it: more forward passes than tokens)"
 # Drawn bottom to top: curves, hollow oracle stars, autoregressive markers (never hidden under a star).
 CURVE_ZORDER, ORACLE_ZORDER, AR_ZORDER = 2, 4, 6
 FAMILY_COLORS = {"waitingline": "#2563eb", "textwriting": "#059669", "puzzles": "#d97706", "other": "#6b7280"}
@@ -175,14 +179,23 @@ def _curves(configurations: list[Configuration], point_of) -> tuple[dict, list]:
     return {key: sorted(points) for key, points in curves.items()}, references
 
 
+def _coincide(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> bool:
+    return len(a) == len(b) and all(abs(xa - xb) <= OVERLAP_X_RATIO * max(abs(xa), abs(xb)) and abs(ya - yb) <= OVERLAP_Y
+                                    for (xa, ya), (xb, yb) in zip(a, b))
+
+
 def overlap_offsets(series: list[list[tuple[float, float]]]) -> list[float]:
-    """Vertical offsets (points) that draw series with identical points side by side, centred on
-    their place; 0 for a series no other one repeats."""
-    groups = defaultdict(list)
+    """Vertical offsets (points) that draw coinciding series (`_coincide` with a group's first) side by
+    side, centred on their place; 0 for a series that coincides with no other."""
+    groups: list[list[int]] = []
     for index, points in enumerate(series):
-        groups[tuple((round(x, 9), round(y, 9)) for x, y in points)].append(index)
+        group = next((g for g in groups if _coincide(series[g[0]], points)), None)
+        if group is None:
+            groups.append([index])
+        else:
+            group.append(index)
     offsets = [0.0] * len(series)
-    for members in groups.values():
+    for members in groups:
         for rank, index in enumerate(members):
             offsets[index] = (rank - (len(members) - 1) / 2) * OVERLAP_OFFSET_PT
     return offsets
@@ -195,18 +208,13 @@ def _plot_series(ax, series: list[list[tuple[float, float]]], styles: list[dict]
         transform = offset_copy(ax.transData, fig=ax.get_figure(), y=offset, units="points") if offset else ax.transData
         ax.plot([p[0] for p in points], [p[1] for p in points], transform=transform, **style)
     if any(offsets):
-        ax.text(0.01, 0.01, f"identical curves drawn {OVERLAP_OFFSET_PT:g} pt apart", transform=ax.transAxes,
-                fontsize=7, color="dimgray", ha="left", va="bottom")
+        ax.plot([], [], linestyle="none", label=OVERLAP_NOTE)  # a legend line without a handle
 
 
-def _mark_below_one(ax, below: list[str]) -> None:
-    """A dotted line at one token per step and a note naming what falls below it (more steps than tokens)."""
-    if not below:
-        return
-    ax.axvline(1.0, color="dimgray", linestyle=":", linewidth=0.8, zorder=1)
-    names = ", ".join(below[:3]) + (", ..." if len(below) > 3 else "")
-    ax.annotate(f"← {BELOW_ONE_NOTE}\n({names})", xy=(1.0, 0.99), xycoords=("data", "axes fraction"),
-                xytext=(-3, 0), textcoords="offset points", ha="right", va="top", fontsize=7, color="dimgray")
+def _mark_below_one(ax, xs: list[float]) -> None:
+    """A dotted line at one token per step when a point lies left of it (more steps than tokens)."""
+    if min(xs, default=1.0) < 1:
+        ax.axvline(1.0, color="dimgray", linestyle=":", linewidth=0.8, zorder=1, label=BELOW_ONE_NOTE)
 
 
 def _draw(ax, styles: _Styles, curves: dict, references: list, task_counts: dict | None = None) -> list[float]:
@@ -219,7 +227,7 @@ def _draw(ax, styles: _Styles, curves: dict, references: list, task_counts: dict
          "color": styles.color(strategy), "zorder": CURVE_ZORDER, "label": styles.label(model, strategy, counts.get(model))}
         for model, strategy in keys])
     xs = [p[0] for key in keys for p in curves[key]]
-    _mark_below_one(ax, sorted({strategy for (_, strategy), points in curves.items() if min(points)[0] < 1}))
+    _mark_below_one(ax, xs)
     for model, tps, accuracy in references:
         # white-edged so that it stands out on whatever lies under it
         ax.scatter([tps], [accuracy], marker=styles.ar_marker[model], s=90, color="black", edgecolors="white",
