@@ -283,3 +283,12 @@ def test_the_model_options_table_holds_every_model_option():
     fields = {f for f in ModelSettings.__dataclass_fields__} - {"decoding_defaults"}
     assert fields - documented <= {"seed", "suppress_eos"}  # in the decoding options table
     assert {"cache", "mc_num", "cfg_scale", "check_greedy"} <= documented
+
+
+def test_the_example_sweep_writes_only_into_ignored_folders_by_default():
+    """Run without arguments, examples/ideal_sweep.sh must not overwrite the committed examples/report/."""
+    script = (REPO / "examples" / "ideal_sweep.sh").read_text(encoding="utf-8")
+    defaults = re.findall(r"^\w+=\$\{[12]:-([^}]+)\}", script, flags=re.M)
+    assert len(defaults) == 2, "the script's RESULTS and REPORT defaults"
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *defaults], cwd=REPO, capture_output=True, text=True)
+    assert ignored.stdout.split() == defaults
