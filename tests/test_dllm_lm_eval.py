@@ -121,7 +121,7 @@ def test_the_results_record_the_effective_decoding_configuration():
 
     from lm_eval.tasks import TaskManager
 
-    lm = DiffusionLM(pretrained="ideal", sampler="pc", k=2)
+    lm = DiffusionLM(pretrained="ideal", sampler="pc", k=2, device="cpu")
     results = simple_evaluate(model=lm, tasks=["parallelbench_copy", "parallelbench_sudoku"], limit=2,
                               bootstrap_iters=0, task_manager=TaskManager(include_defaults=False))
     (copy, sudoku) = results["config"]["dllm"]["decoding"]

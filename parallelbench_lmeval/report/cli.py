@@ -66,6 +66,5 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     summary = write_report(args.results, args.out, _aliases(args.alias), with_plots=not args.no_plots)
-    print(console.summary_text(summary))
-    print(f"report written to {args.out}")
+    print(f"{console.summary_text(summary)}report written to {args.out}")
     return 0

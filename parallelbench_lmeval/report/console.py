@@ -56,15 +56,15 @@ def format_table(rows: list[dict]) -> str:
 
 
 def summary_text(summary: dict) -> str:
-    """The table with a line saying what PBx is; empty when the summary has no strategy."""
+    """The table with a line saying what PBx is, and a newline; empty when the summary has no strategy."""
     rows = strategy_rows(summary)
     if not rows:
         return ""
     thresholds = "/".join(str(x) for x in summary["thresholds"])
     return (f"PB{thresholds}: the most mean tokens per step at a mean accuracy of at least "
-            f"{thresholds}% (over each model's tasks)\n{format_table(rows)}")
+            f"{thresholds}% (over each model's tasks)\n{format_table(rows)}\n")
 
 
 def folder_summary(folder) -> str:
     """`summary_text` of every result under `folder` (a sweep's, when it ends), and where they are."""
-    return f"{summary_text(build_summary(load_configurations([folder])))}\nresults in {folder}".lstrip()
+    return f"{summary_text(build_summary(load_configurations([folder])))}results in {folder}"

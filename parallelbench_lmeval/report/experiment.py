@@ -230,7 +230,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.output_path is not None:
         settings["output_path"] = str(args.output_path)
     report = run_experiment(settings, entries)
-    if report:
-        print(console.summary_text(json.loads((report / "summary.json").read_text(encoding="utf-8"))))
-    print(f"results in {settings['output_path']}" + (f", report in {report}" if report else ""))
+    summary = console.summary_text(json.loads((report / "summary.json").read_text(encoding="utf-8"))) if report else ""
+    print(f"{summary}results in {settings['output_path']}" + (f", report in {report}" if report else ""))
     return 0
