@@ -17,6 +17,7 @@ from lm_eval.api.samplers import ContextSampler
 from parallelbench_lmeval.generate.families import family as generated_family
 from parallelbench_lmeval.generate.items import DEFAULT_NUM_ITEMS, generate_items
 from parallelbench_lmeval.generate.sources import released_config
+from parallelbench_lmeval.lm_eval_logs import quiet_custom_dataset_notice
 from parallelbench_lmeval.options import as_bool, positive_int
 from parallelbench_lmeval.scoring import grammar as grammar_checks
 from parallelbench_lmeval.scoring import lists, puzzles, text
@@ -25,6 +26,7 @@ from parallelbench_lmeval.stats import decode_stats
 from parallelbench_lmeval.variants import apply_variant
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+quiet_custom_dataset_notice()  # lm-eval's notice for every task built by a Python function: ours all are
 # Text Writing: the released metric name -> the task's scores (besides `pb_acc`, which is the grammar score).
 TEXT_WRITING_SCORES = {
     "summary_score": ("grammar", "rougeL", "rouge1", "rouge2", "score"),

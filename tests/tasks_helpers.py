@@ -8,9 +8,9 @@ import os
 
 import yaml
 
-from parallelbench_lmeval.registration import task_dir
+from parallelbench_lmeval.task_folder import data_dir
 
-DATA_DIR = task_dir() / "data"
+DATA_DIR = data_dir()
 
 WAITING_LINE = ("copy", "sort", "reverse", "shuffle", "replace_index", "replace_random",
                 "insert_index", "insert_random", "remove_index", "remove_random")

@@ -266,7 +266,8 @@ def test_compat_resolves_per_family():
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"unmasking": "lowest_entropy"}, "unknown unmasking strategy 'lowest_entropy'; allowed: random, confidence"),
+        ({"unmasking": "lowest_entropy"},
+         "unknown unmasking strategy 'lowest_entropy' (did you mean 'entropy'?); allowed: random, confidence"),
         ({"threshold": 0.9, "factor": 1.0}, "threshold and factor"),
         ({"k": 2, "steps": 4}, "either k (tokens per step) or steps"),
         ({"block_length": 5}, "block_length=5 does not divide the generation length 32; allowed: 1, 2, 4, 8, 16, 32"),

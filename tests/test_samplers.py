@@ -685,15 +685,13 @@ REFUSED = [
     ({"sampler": "wino", "wino_threshold": 1.5}, "wino_threshold must lie in [0, 1], got 1.5"),
     ({"sampler": "wino", "wino_threshold_back": -0.1}, "wino_threshold_back must lie in [0, 1], got -0.1"),
     ({"sampler": "wino", "wino_canvas": "foo"}, "unknown wino_canvas 'foo'; allowed: extended, plain"),
-    ({"sampler": "wino", "klass_kl_threshold": 0.1}, "klass_kl_threshold is an option of sampler=klass, not of sampler=wino"),
-    ({"wino_threshold": 0.5}, "wino_threshold is an option of sampler=wino, not of sampler=standard"),
     ({"sampler": "klass", "klass_conf_threshold": 2}, "klass_conf_threshold must lie in [0, 1], got 2.0"),
     ({"sampler": "klass", "klass_kl_threshold": -1}, "klass_kl_threshold must be >= 0, got -1.0"),
     ({"sampler": "klass", "klass_kl_history": 0}, "klass_kl_history must be an integer >= 1, got 0"),
     ({"sampler": "klass", "klass_kl_history": "two"}, "klass_kl_history must be an integer, got 'two'"),
     ({"sampler": "slowfast", "sf_exploration_steps": 0}, "sf_exploration_steps must be an integer >= 1, got 0"),
     ({"sampler": "slowfast", "sf_high_confidence_threshold": 1.2}, "sf_high_confidence_threshold must lie in [0, 1], got 1.2"),
-    ({"sampler": "dus", "dus_base": 0}, "dus_base must be an integer >= 1, got 0"),
+    ({"sampler": "dus", "dus_base": 1}, "dus_base must be an integer >= 2, got 1"),
     ({"sampler": "dus", "dus_remasking_threshold": 3}, "dus_remasking_threshold must lie in [0, 1], got 3.0"),
     ({"sampler": "remdm", "remdm_steps": -1}, "remdm_steps must be an integer >= 0, got -1"),
     ({"sampler": "remdm", "remdm_number": 0}, "remdm_number must be an integer >= 1, got 0"),
@@ -717,6 +715,21 @@ def test_bad_sampler_and_cache_options_are_refused_before_the_model_is_read(opti
         DecodingConfig.from_options(gen_length=16, **options)
     with pytest.raises(ValueError, match=re.escape(message)):  # as --model_args: before the folder is even looked at
         DiffusionLM(pretrained="/nonexistent/model/dir", device="cpu", **options)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"sampler": "wino", "klass_kl_threshold": 0.1}, "klass_kl_threshold is an option of sampler=klass, not of sampler=wino"),
+    ({"wino_threshold": 0.5}, "wino_threshold is an option of sampler=wino, not of sampler=standard"),
+])
+def test_an_option_of_another_sampler_is_refused_in_a_configuration_and_a_default_in_model_args(options, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        DecodingConfig.from_options(gen_length=16, **options)
+    lm = DiffusionLM(pretrained="ideal", device="cpu", **options)  # for the requests that run that sampler
+    assert lm.request_config({"max_gen_toks": 16})[0].parameters == ()
+    other = next(name for name in options if name != "sampler")
+    sampler = {"klass_kl_threshold": "klass", "wino_threshold": "wino"}[other]
+    config = lm.request_config({"max_gen_toks": 16, "sampler": sampler})[0]
+    assert config.value(other) == options[other]
 
 
 @pytest.mark.parametrize(

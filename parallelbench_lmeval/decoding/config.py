@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from parallelbench_lmeval.decoding.scores import SCORES
+from parallelbench_lmeval.errors import did_you_mean
 from parallelbench_lmeval.options import as_float, as_int, optional, optional_int
 
 LEFT_TO_RIGHT = "left_to_right"
@@ -55,7 +56,8 @@ def _at_least(minimum: int) -> Callable[[str, int], str | None]:
 
 
 def _one_of(choices: tuple[str, ...]) -> Callable[[str, str], str | None]:
-    return lambda name, value: None if value in choices else f"unknown {name} {value!r}; allowed: {', '.join(choices)}"
+    return lambda name, value: (None if value in choices
+                                else f"unknown {name} {value!r}{did_you_mean(value, choices)}; allowed: {', '.join(choices)}")
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ SAMPLERS: dict[str, SamplerSpec] = {
     # DUS (Luxembourg et al., 2025): base 2, remasking threshold 0.3
     "dus": SamplerSpec(
         {
-            "dus_base": Parameter(2, parse=as_int, check=_at_least(1)),
+            "dus_base": Parameter(2, parse=as_int, check=_at_least(2)),  # base 1 would decode a block in one step
             "dus_remasking_threshold": Parameter(0.3, check=_in_unit_interval),
         },
         frozenset(),
@@ -144,6 +146,11 @@ SAMPLERS: dict[str, SamplerSpec] = {
     ),
 }
 SAMPLER_PARAMETERS = {name: sampler for sampler, spec in SAMPLERS.items() for name in spec.parameters}
+
+
+def own_sampler_options(options: dict, sampler: str) -> dict:
+    """`options` without the options of samplers other than `sampler` (a model's defaults for them)."""
+    return {name: value for name, value in options.items() if SAMPLER_PARAMETERS.get(name, sampler) == sampler}
 
 
 @dataclass(frozen=True)
@@ -183,10 +190,11 @@ class DecodingConfig:
         fields = {f.name for f in dataclasses.fields(cls)} - {"parameters", "family"}
         unknown = set(options) - fields - set(SAMPLER_PARAMETERS)
         if unknown:
-            raise ValueError(f"unknown decoding option(s) {sorted(unknown)}; allowed: {', '.join(DECODING_OPTIONS)}")
+            raise ValueError(f"unknown decoding option(s) {sorted(unknown)}{did_you_mean(sorted(unknown), DECODING_OPTIONS)}; "
+                             f"allowed: {', '.join(DECODING_OPTIONS)}")
         sampler = str(options.get("sampler") or "standard")
         if sampler not in SAMPLERS:
-            raise ValueError(f"unknown sampler {sampler!r}; allowed: {', '.join(SAMPLERS)}")
+            raise ValueError(f"unknown sampler {sampler!r}{did_you_mean(sampler, SAMPLERS)}; allowed: {', '.join(SAMPLERS)}")
         parameters = []
         for name in sorted(set(options) & set(SAMPLER_PARAMETERS)):
             if options[name] is None or options[name] == "":
@@ -214,6 +222,11 @@ class DecodingConfig:
         config.validate()
         return config
 
+    def effective_options(self) -> dict:
+        """Every field and every option of the sampler, defaults resolved: what decoded (for the results JSON)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "parameters"}
+        return {**fields, **{name: self.value(name) for name in self.spec.parameters}}
+
     @property
     def spec(self) -> SamplerSpec:
         return SAMPLERS[self.sampler]
@@ -221,7 +234,8 @@ class DecodingConfig:
     def validate(self) -> None:
         spec = self.spec
         if self.unmasking not in UNMASKING_CHOICES:
-            raise ValueError(f"unknown unmasking strategy {self.unmasking!r}; allowed: {', '.join(UNMASKING_CHOICES)}")
+            raise ValueError(f"unknown unmasking strategy {self.unmasking!r}{did_you_mean(self.unmasking, UNMASKING_CHOICES)}; "
+                             f"allowed: {', '.join(UNMASKING_CHOICES)}")
         if self.unmasking not in spec.unmasking:
             raise ValueError(
                 f"sampler={self.sampler} orders positions by {' or '.join(spec.unmasking)}; "
@@ -233,7 +247,7 @@ class DecodingConfig:
             if problem:
                 raise ValueError(problem)
         if self.cache not in CACHE_MODES:
-            raise ValueError(f"unknown cache {self.cache!r}; allowed: {', '.join(CACHE_MODES)}")
+            raise ValueError(f"unknown cache {self.cache!r}{did_you_mean(self.cache, CACHE_MODES)}; allowed: {', '.join(CACHE_MODES)}")
         if self.cache_refresh < 0:
             raise ValueError(f"cache_refresh must be >= 0 (0: at block boundaries only), got {self.cache_refresh}")
         if self.cache_refresh and self.cache == "none":

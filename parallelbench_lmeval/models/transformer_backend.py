@@ -13,6 +13,7 @@ from parallelbench_lmeval.decoding import DecodeResult, DecodingConfig, unmask
 from parallelbench_lmeval.decoding.frequencies import PACKAGED as PACKAGED_TABLES
 from parallelbench_lmeval.decoding.order import order_metrics
 from parallelbench_lmeval.decoding.step import Query
+from parallelbench_lmeval.errors import did_you_mean
 from parallelbench_lmeval.models.denoiser import BatchDenoiser
 from parallelbench_lmeval.models.families import detect_family, load_model, resolve_special_ids
 from parallelbench_lmeval.models.forward import ModelForward, build_forward
@@ -37,18 +38,35 @@ def left_pad(sequences: list[list[int]], pad_id: int, device) -> tuple[torch.Ten
 def local_model_folder(pretrained: str) -> Path | None:
     """The local folder `pretrained` names, or None for a hub id ("name" or "org/name").
 
-    A path that cannot be a hub id (absolute, ./ or ~/, more than one slash) and does not
-    exist is an error here, rather than a hub look-up that fails with a message about
-    huggingface.co.
+    A path that does not exist and cannot be a hub id (absolute, ./ or ~/, more than one slash)
+    or whose first part is a local folder (`models/tiny_lada` beside a `models/` folder) is an
+    error here, naming the folders it may mean, rather than a hub look-up that retries for half a
+    minute and then fails with a message about huggingface.co. Such an `org/name` that the local
+    hub cache holds is still read from the cache.
     """
     path = Path(pretrained).expanduser()
     if path.is_dir():
         return path
     if path.exists():
         raise ValueError(f"pretrained={pretrained!r} is a file; give a model folder (holding config.json) or a hub id")
-    if path.is_absolute() or pretrained.startswith((".", "~")) or pretrained.count("/") > 1 or "\\" in pretrained:
-        raise ValueError(f"pretrained={pretrained!r}: no such local folder (hub ids look like 'org/name')")
-    return None
+    parent = path.parent
+    cannot_be_hub_id = (path.is_absolute() or pretrained.startswith((".", "~")) or pretrained.count("/") > 1
+                        or "\\" in pretrained)
+    if not cannot_be_hub_id and not (pretrained.count("/") == 1 and parent.is_dir() and not _in_hub_cache(pretrained)):
+        return None
+    siblings = sorted(child.name for child in parent.iterdir() if child.is_dir()) if parent.is_dir() else []
+    nearby = f"; {parent}/ holds {', '.join(siblings[:10])}{did_you_mean(path.name, siblings)}" if siblings else ""
+    where = " (hub ids look like 'org/name')" if cannot_be_hub_id else "; nor does the local hub cache hold a model of that id"
+    raise ValueError(f"pretrained={pretrained!r}: no such local folder{nearby}{where}")
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except ValueError:  # not a valid repository id
+        return False
 
 
 def _config_json(pretrained: str, revision: str | None, folder: Path | None) -> dict:
@@ -64,11 +82,18 @@ def _config_json(pretrained: str, revision: str | None, folder: Path | None) -> 
             path = hf_hub_download(pretrained, "config.json", revision=revision)
         except Exception as error:
             raise ValueError(
-                f"pretrained={pretrained!r}: cannot read its config.json from the Hugging Face hub "
+                f"pretrained={pretrained!r}: no local folder of that name, and its config.json cannot be read from the "
+                f"Hugging Face hub "
                 f"({type(error).__name__}: {error}). Check the id and the revision; offline "
                 "(HF_HUB_OFFLINE=1) a hub model must already be in the local cache."
             ) from None
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"pretrained={pretrained!r}: {path} is not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"pretrained={pretrained!r}: {path} is not a JSON object")
+    return config
 
 
 def needs_remote_code(config_json: dict) -> bool:

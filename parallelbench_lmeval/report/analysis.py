@@ -180,7 +180,7 @@ def strategy_summary(configurations: list[Configuration], tasks: list[str], thre
         points.append(point)
         listed.append({"config": configuration.label, "options": configuration.options,
                        "tokens_per_step": point[0], "accuracy": point[1], "limit": configuration.limit})
-    listed.sort(key=lambda entry: (entry["tokens_per_step"], entry["config"]))
+    listed.sort(key=lambda entry: (entry["tokens_per_step"], tuple(entry["options"].items())))  # 0.9 before 1
     adaptive = any(is_adaptive(configuration.options) for configuration in configurations)
     public_rule = pb_score_interpolated if adaptive else pb_score
     return {

@@ -16,7 +16,13 @@ from pathlib import Path
 
 from lm_eval.utils import simple_parse_args_string
 
-from parallelbench_lmeval.decoding.config import DECODING_OPTIONS, SAMPLER_PARAMETERS, SAMPLERS, default_schedule
+from parallelbench_lmeval.decoding.config import (
+    DECODING_OPTIONS,
+    SAMPLER_PARAMETERS,
+    SAMPLERS,
+    default_schedule,
+    own_sampler_options,
+)
 from parallelbench_lmeval.options import as_float, as_int
 
 # Metric names the tasks and the `dllm` model report (results JSON keys look like "pb_acc,none").
@@ -63,7 +69,9 @@ def canonical_options(*sources, family: str | None = None) -> dict:
     """Decoding options from `model_args`/`gen_kwargs` (strings or dicts), later sources winning.
 
     Values are normalised (k=2 and k=2.0 are the same configuration); options at their default
-    (a zero temperature; the `family`'s own top-k schedule, with its default eps) are dropped.
+    (a zero temperature; the `family`'s own top-k schedule, with its default eps) are dropped, and
+    so are options of a sampler other than the one that ran (the model's defaults for that sampler,
+    see `models.settings.check_decoding_defaults`).
     """
     options: dict = {}
     for source in sources:
@@ -71,6 +79,7 @@ def canonical_options(*sources, family: str | None = None) -> dict:
         for key, value in parsed.items():
             if key in OPTION_ORDER and value is not None and value != "":
                 options[key] = value
+    options = own_sampler_options(options, str(options.get("sampler", "standard")))
     for key in _INTEGER_OPTIONS:
         if key in options:
             options[key] = int(float(options[key]))

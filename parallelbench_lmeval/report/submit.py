@@ -13,8 +13,14 @@ published rows: a configuration that lacks one of the 17 tasks, a run made with 
 Text Writing scored by anything but the paper's scorers (LanguageTool and roberta-large
 BERTScore), an unknown scorer (results written before scorers were recorded), or a strategy
 with fewer than MIN_CONFIGURATIONS configurations (PBx of a strategy is read off its curve:
-one or two points say little). `--allow_incomplete` writes such a folder anyway, for a look at
-the files, marked `"complete": false` with the reasons.
+one or two points say little). The reasons are grouped (one line per reason, naming every
+configuration it concerns), the refusal names `--allow_incomplete`, which writes such a folder
+anyway, for a look at the files, marked `"complete": false` with the reasons; a refused
+submission writes nothing.
+
+A submission is one model. Results of several models, or of one model from several sweep
+folders (two entries of a `parallelbench run` experiment with the same `pretrained`, say), are
+never merged silently: `--model` must name one (a model name takes all its sweeps).
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections import defaultdict
 from pathlib import Path
 
+from parallelbench_lmeval.errors import did_you_mean
 from parallelbench_lmeval.report.analysis import by_model, by_strategy
 from parallelbench_lmeval.report.leaderboard import write_public_leaderboard
 from parallelbench_lmeval.report.runs import (
@@ -33,6 +41,7 @@ from parallelbench_lmeval.report.runs import (
     load_configurations,
     model_slug,
 )
+from parallelbench_lmeval.report.sweep import SWEEP_RECORD
 
 logger = logging.getLogger(__name__)
 
@@ -41,32 +50,44 @@ PAPER_GRAMMAR = "languagetool"
 
 
 def submission_problems(configurations: list[Configuration]) -> list[str]:
-    """Why these configurations (one model's) cannot be submitted; empty when they can."""
+    """Why these configurations (one model's) cannot be submitted, one line per reason naming every
+    configuration it concerns; empty when they can."""
     problems = []
     model = configurations[0].model
     if any(c.engine != DLLM_ENGINE for c in configurations):
         problems.append(f"{model} was not decoded by dllm: the leaderboard ranks diffusion decoding strategies")
+    concerned = defaultdict(list)  # reason -> the configurations it concerns, in order
     for c in configurations:
         missing = [task for task in LEADERBOARD_TASK_IDS if task not in c.tasks]
         if missing:
-            problems.append(f"{c.strategy} {c.label}: lacks {len(missing)} of the 17 tasks ({', '.join(missing)})")
+            concerned[f"lacks {len(missing)} of the 17 tasks ({', '.join(missing)})"].append(c)
         if c.limit is not None:
-            problems.append(f"{c.strategy} {c.label}: run with --limit {c.limit:g}, not on every item")
+            concerned[f"run with --limit {c.limit:g}, not on every item"].append(c)
         for task, result in sorted(c.tasks.items()):
             scored = result.scored_with
             if task in LEADERBOARD_TASK_IDS and LEADERBOARD_TASK_IDS[task].startswith("textwriting-"):
                 if not scored:
-                    problems.append(f"{c.strategy} {c.label}: {task} does not record its scorers (results written by "
-                                    "an older version): rerun it")
+                    concerned[f"{task} does not record its scorers (results written by an older version): "
+                              "rerun it"].append(c)
                 elif scored.get("grammar") != PAPER_GRAMMAR or not scored.get("comparable_with_paper", False):
-                    problems.append(f"{c.strategy} {c.label}: {task} was scored with {scored.get('grammar')} "
-                                    f"grammar and {scored.get('bertscore_model', 'the default')} BERTScore, "
-                                    "not the paper's LanguageTool and roberta-large")
+                    concerned[f"{task} was scored with {scored.get('grammar')} grammar and "
+                              f"{scored.get('bertscore_model', 'the default')} BERTScore, not the paper's LanguageTool "
+                              "and roberta-large"].append(c)
+    for reason, members in concerned.items():
+        names = ", ".join(f"{c.strategy} {c.label}" for c in members)
+        problems.append(f"{reason}: " + (names if len(members) == 1 else f"{len(members)} configurations ({names})"))
     for strategy, members in sorted(by_strategy(configurations).items()):
         if len(members) < MIN_CONFIGURATIONS:
             problems.append(f"strategy {strategy} has {len(members)} configuration(s); PBx needs at least "
                             f"{MIN_CONFIGURATIONS} points of its accuracy-versus-tokens-per-step curve")
     return problems
+
+
+def refusal(problems: list[str]) -> str:
+    return (f"submission refused ({len(problems)} reason{'s' if len(problems) != 1 else ''}; nothing written):\n- "
+            + "\n- ".join(problems)
+            + "\nRun what is missing, or write the files anyway for a look with --allow_incomplete "
+              '(marked "complete": false, with these reasons).')
 
 
 def _scorers(configurations: list[Configuration]) -> dict:
@@ -106,9 +127,10 @@ def write_submission(out: Path, configurations: list[Configuration], name: str, 
                      url: str | None = None, allow_incomplete: bool = False) -> list[Path]:
     problems = submission_problems(configurations)
     if problems and not allow_incomplete:
-        raise ValueError("submission refused:\n- " + "\n- ".join(problems))
+        raise ValueError(refusal(problems))
     if problems:
         logger.warning("incomplete submission written (marked complete: false):\n- %s", "\n- ".join(problems))
+    out.mkdir(parents=True, exist_ok=True)
     model = configurations[0].model
     renamed = [Configuration(name, c.engine, c.options, c.tasks, c.sources) for c in configurations]
     written = write_public_leaderboard(out, renamed, {"thresholds": [80, 75, 70]})
@@ -139,20 +161,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def sweep_folder(configuration: Configuration) -> Path | None:
+    """The sweep folder (holding `sweep.json`) that a configuration's results come from, if any:
+    results files lie at `<sweep>/<configuration>/<model>/results_<date>.json`."""
+    for source in configuration.sources:
+        for folder in source.parents[:3]:
+            if (folder / SWEEP_RECORD).is_file():
+                return folder
+    return None
+
+
+def choose_model(configurations: list[Configuration], model: str | None) -> tuple[str, list[Configuration]]:
+    """The model to submit and its configurations. Without `model`, the results must hold one model
+    from one sweep folder (or from plain lm-eval runs): two models, or one model from two sweeps
+    (two entries of an experiment, say), are not merged unless `model` names it."""
+    models = by_model(configurations)
+    if not models:
+        raise ValueError("no lm-eval results (results_*.json) found")
+    if model is not None:
+        if model not in models:
+            raise ValueError(f"no results of model {model!r}{did_you_mean(model, models)}; found: {', '.join(models)}")
+        return model, models[model]
+    sources = {(c.model, sweep_folder(c)) for c in configurations}
+    if len(sources) > 1:
+        found = ", ".join(f"{name} (from {folder})" if folder else name for name, folder in sorted(sources, key=str))
+        raise ValueError(f"the results hold several models or sweeps ({found}): choose one with --model NAME (it "
+                         "takes every sweep of that model), or give submit the one sweep folder")
+    (model,) = models
+    return model, models[model]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    models = by_model(load_configurations(args.results))
-    if not models:
+    configurations = load_configurations(args.results)
+    if not configurations:
         raise ValueError(f"no lm-eval results (results_*.json) found under {', '.join(map(str, args.results))}")
-    if args.model is None and len(models) > 1:
-        raise ValueError(f"the results hold several models ({', '.join(models)}): choose one with --model")
-    model = args.model or next(iter(models))
-    if model not in models:
-        raise ValueError(f"no results of model {model!r}; found: {', '.join(models)}")
+    model, chosen = choose_model(configurations, args.model)
     out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    written = write_submission(out, models[model], args.name or model_slug(model), args.display_name, args.url,
+    written = write_submission(out, chosen, args.name or model_slug(model), args.display_name, args.url,
                                args.allow_incomplete)
     print(f"submission of {model} written to {out} ({len(written)} files)")
     return 0

@@ -1,5 +1,10 @@
 """The per-task tables: every configuration × task with its accuracy and tokens per step, and the
-Kendall's tau of its decoding order."""
+Kendall's tau of its decoding order.
+
+These are files to read: numbers are rounded to DISPLAY_DIGITS significant digits (summary.json and
+the lm-eval results keep full precision), and a strategy's configurations are ordered by their
+option values, numerically (threshold 0.5, 0.6, ..., 1).
+"""
 
 from __future__ import annotations
 
@@ -14,19 +19,20 @@ from parallelbench_lmeval.report.runs import TASK_FAMILIES, Configuration, short
 CSV_COLUMNS = ("model", "engine", "strategy", "config", "task", "accuracy", "tokens_per_step", "n_samples", "limit")
 FAMILY_TITLES = {"waitingline": "Waiting Line", "textwriting": "Text Writing", "puzzles": "Puzzles"}
 ORDER_METRIC = "dec_order_kendall"
+DISPLAY_DIGITS = 6
 
 
 def _ordered(configurations: list[Configuration]) -> list[Configuration]:
-    """Models as first seen; within a model, strategies, then mean tokens per step."""
+    """Models as first seen; within a model, strategies, then option values (numbers compare as numbers)."""
     ordered = []
     for configs in by_model(configurations).values():
-        ordered += sorted(configs, key=lambda c: (c.strategy, _mean_tps(c), tuple(c.options.items())))
+        ordered += sorted(configs, key=lambda c: (c.strategy, tuple(c.options.items())))
     return ordered
 
 
-def _mean_tps(configuration: Configuration) -> float:
-    values = [result.tokens_per_step for result in configuration.tasks.values()]
-    return sum(values) / len(values) if values else 0.0
+def _rounded(value):
+    """A number as the CSV shows it: DISPLAY_DIGITS significant digits (1.7777777777777741 -> 1.77778)."""
+    return float(f"{value:.{DISPLAY_DIGITS}g}") if isinstance(value, float) and math.isfinite(value) else value
 
 
 def write_csv(path: Path, configurations: list[Configuration]) -> None:
@@ -38,10 +44,11 @@ def write_csv(path: Path, configurations: list[Configuration]) -> None:
         for c in _ordered(configurations):
             for task, result in sorted(c.tasks.items()):
                 writer.writerow([
-                    c.model, c.engine, c.strategy, c.label, task, 100 * result.accuracy, result.tokens_per_step,
+                    c.model, c.engine, c.strategy, c.label, task, _rounded(100 * result.accuracy),
+                    _rounded(result.tokens_per_step),
                     result.n_samples if result.n_samples is not None else "",
                     result.limit if result.limit is not None else "",
-                    *(result.metrics.get(metric, "") for metric in extra),
+                    *(_rounded(result.metrics.get(metric, "")) for metric in extra),
                 ])
 
 

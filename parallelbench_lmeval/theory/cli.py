@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from matplotlib.figure import Figure
 
 from parallelbench_lmeval.decoding import DecodingConfig
 from parallelbench_lmeval.generate.cli import sizes
@@ -115,40 +116,50 @@ def total_correlation_rows(ns: list[int]) -> list[list]:
     return rows
 
 
-def plot(directory: Path, curves: dict, thresholds: dict, correlation: list[list], threshold_n: int) -> list[Path]:
-    import matplotlib
+PANELS = (
+    ("shuffle", 1.0, "(a) Shuffle, τ=1"),
+    ("shuffle", 0.0, "(b) Shuffle, τ=0"),
+    ("replace_random", 1.0, "(c) Replace Random, τ=1"),
+    ("replace_random", 0.0, "(d) Replace Random, τ=0"),
+)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    directory.mkdir(parents=True, exist_ok=True)
-    panels = [
-        ("shuffle", 1.0, "(a) Shuffle, τ=1"),
-        ("shuffle", 0.0, "(b) Shuffle, τ=0"),
-        ("replace_random", 1.0, "(c) Replace Random, τ=1"),
-        ("replace_random", 0.0, "(d) Replace Random, τ=0"),
-    ]
-    figure, axes = plt.subplots(1, 5, figsize=(22, 4))
-    for axis, (task, temperature, title) in zip(axes, panels):
+def figure2(curves: dict, thresholds: dict, threshold_n: int) -> Figure:
+    """Fig. 2: top-k accuracy against n (panels a-d, one legend below them: it covered points inside a
+    panel) and the threshold sweep (panel e)."""
+    figure = Figure(figsize=(22, 4.8))
+    axes = figure.subplots(1, 5)
+    for axis, (task, temperature, title) in zip(axes, PANELS):
         for k in K_CHOICES:
             rows = curves[task, temperature, k]
             ns = [r[0] for r in rows]
             line = axis.plot(ns, [r[3] for r in rows], "-", label=f"k={k} closed form")[0]
-            axis.errorbar(ns, [r[1] for r in rows], yerr=[2 * r[2] for r in rows], fmt="o", color=line.get_color(), label=f"k={k} ideal model")
+            axis.errorbar(ns, [r[1] for r in rows], yerr=[2 * r[2] for r in rows], fmt="o", color=line.get_color(),
+                          label=f"k={k} ideal model")
         axis.set(title=title, xlabel="n (list length)", ylabel="accuracy", ylim=(-0.05, 1.05))
-        axis.legend(fontsize=7)
     for task in FIGURE_TASKS:
         rows = thresholds[task]
         line = axes[4].plot([r[0] for r in rows], [r[3] for r in rows], "-", label=f"{task} closed form")[0]
-        axes[4].errorbar([r[0] for r in rows], [r[1] for r in rows], yerr=[2 * r[2] for r in rows], fmt="o", color=line.get_color(), label=f"{task} ideal model")
-    axes[4].set(title=f"(e) Confidence threshold, n={threshold_n}", xlabel="threshold γ", ylabel="accuracy", ylim=(-0.05, 1.05))
-    axes[4].legend(fontsize=7)
-    figure.tight_layout()
-    paths = [directory / "figure2_accuracy.png"]
-    figure.savefig(paths[0], dpi=120)
-    plt.close(figure)
+        axes[4].errorbar([r[0] for r in rows], [r[1] for r in rows], yerr=[2 * r[2] for r in rows], fmt="o",
+                         color=line.get_color(), label=f"{task} ideal model")
+    axes[4].set(title=f"(e) Confidence threshold, n={threshold_n}", xlabel="threshold γ", ylabel="accuracy",
+                ylim=(-0.05, 1.05))
+    legend_space = 0.16  # of the figure's height, below the panels and their labels
+    figure.tight_layout(rect=(0, legend_space, 1, 1))
+    for first, last, columns in ((axes[0], axes[3], 6), (axes[4], axes[4], 2)):
+        middle = (first.get_position().x0 + last.get_position().x1) / 2
+        figure.legend(*first.get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(middle, legend_space),
+                      ncol=columns, fontsize=8, frameon=False)
+    return figure
 
-    figure, axis = plt.subplots(figsize=(6, 4))
+
+def plot(directory: Path, curves: dict, thresholds: dict, correlation: list[list], threshold_n: int) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / "figure2_accuracy.png", directory / "total_correlation.png"]
+    figure2(curves, thresholds, threshold_n).savefig(paths[0], dpi=120, bbox_inches="tight")
+
+    figure = Figure(figsize=(6, 4))
+    axis = figure.subplots()
     ns = [r[0] for r in correlation]
     for column, task in enumerate(("Replace Random", "Shuffle", "Insert Random", "Remove Random"), start=1):
         axis.plot(ns, [r[column] for r in correlation], "o-", label=task)
@@ -156,9 +167,7 @@ def plot(directory: Path, curves: dict, thresholds: dict, correlation: list[list
     axis.set(xlabel="n (list length)", ylabel="C(Y|X) (bits)", title="Conditional total correlation (Copy, *Index: 0)")
     axis.legend()
     figure.tight_layout()
-    paths.append(directory / "total_correlation.png")
     figure.savefig(paths[1], dpi=120)
-    plt.close(figure)
     return paths
 
 
