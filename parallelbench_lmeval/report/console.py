@@ -1,8 +1,8 @@
 """The short table that `parallelbench sweep`, `run` and `report` print when they finish.
 
 One row per model and strategy, built from the leaderboard summary (`leaderboard.build_summary`):
-PBx, the number of configurations, the best mean accuracy and the tokens per step it was reached
-at, and the most tokens per step of any configuration. The table shows whatever keys the rows
+PBx, AUP, the number of configurations, the best mean accuracy and the tokens per step it was
+reached at, and the most tokens per step of any configuration. The table shows whatever keys the rows
 have, so a new column is one more key in `strategy_rows`.
 """
 
@@ -26,6 +26,7 @@ def strategy_rows(summary: dict) -> list[dict]:
                 "strategy": strategy,
                 "configs": len(result["configurations"]),
                 **{f"PB{x}": result[f"PB{x}"] for x in summary["thresholds"]},
+                "AUP": result.get("AUP"),
                 "best acc %": best and best["accuracy"],
                 "tok/step at best": best and best["tokens_per_step"],
                 "max tok/step": max((c["tokens_per_step"] for c in points), default=None),
