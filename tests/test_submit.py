@@ -132,3 +132,26 @@ def test_two_sweeps_of_one_model_are_not_merged_unless_named(tmp_path):
     assert submit.main([str(experiment), "--out", str(tmp_path / "both"), "--model", "ideal"]) == 0
     assert sorted(json.loads((tmp_path / "both" / "leaderboard" / "ideal.json").read_text())["results"]) == [
         "confidence-threshold", "confidence-topk"]
+
+
+def test_compat_runs_are_submitted_under_the_leaderboards_ids_and_others_are_flagged(tmp_path, caplog):
+    configs = ("factor=0.7,compat=parallelbench", "factor=1.0,compat=parallelbench", "factor=1.3,compat=parallelbench",
+               "sampler=wino,wino_canvas=plain,wino_threshold=0.6,compat=parallelbench",
+               "sampler=wino,wino_threshold=0.7,compat=parallelbench", "sampler=wino,wino_threshold=0.8,compat=parallelbench")
+    complete_sweep(tmp_path / "runs", configs)
+    out = tmp_path / "submission"
+    assert submit.main([str(tmp_path / "runs"), "--out", str(out), "--name", "m"]) == 0
+    assert sorted(p.name for p in (out / "figures" / "m").iterdir()) == ["confidence-factor.csv", "wino.csv"]
+    record = json.loads((out / "submission.json").read_text())
+    assert record["compat"] == "parallelbench" and record["warnings"] == []
+    assert {c["report_strategy"] for c in record["strategies"]["wino"]} == {"wino-plain+compat"}
+    assert "compat=parallelbench" not in caplog.text
+
+    complete_sweep(tmp_path / "plain", ("factor=0.7", "factor=1.0,compat=parallelbench", "factor=1.3"))
+    assert submit.main([str(tmp_path / "plain"), "--out", str(tmp_path / "flagged"), "--name", "m"]) == 0
+    record = json.loads((tmp_path / "flagged" / "submission.json").read_text())
+    assert record["compat"] == "mixed"
+    assert len(record["warnings"]) == 2 and "2 of 3 configurations (confidence-factor) were not decoded" in record["warnings"][0]
+    assert "strategies confidence-factor mix configurations" in record["warnings"][1]
+    assert [c["compat"] for c in record["strategies"]["confidence-factor"]] == ["none", "parallelbench", "none"]
+    assert "were not decoded with compat=parallelbench" in caplog.text

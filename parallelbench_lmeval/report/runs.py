@@ -200,10 +200,16 @@ class Configuration:
     options: dict
     tasks: dict[str, TaskResult] = field(default_factory=dict)
     sources: list[Path] = field(default_factory=list)
+    strategy_name: str | None = None  # another id than the options give (a submission's leaderboard ids)
 
     @property
     def strategy(self) -> str:
-        return strategy_id(self.engine, self.options)
+        return self.strategy_name or strategy_id(self.engine, self.options)
+
+    @property
+    def compat(self) -> str:
+        """The decoding mode (`compat` option) the configuration ran with."""
+        return self.options.get("compat", "none")
 
     @property
     def label(self) -> str:

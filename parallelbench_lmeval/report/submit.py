@@ -21,6 +21,13 @@ submission writes nothing.
 A submission is one model. Results of several models, or of one model from several sweep
 folders (two entries of a `parallelbench run` experiment with the same `pretrained`, say), are
 never merged silently: `--model` must name one (a model name takes all its sweeps).
+
+Strategy ids are the leaderboard's: a run made with `compat=parallelbench` (the benchmark's own
+code, deliberate differences included; its report id ends in `+compat`) is written under the
+strategy it reproduces, and WINO on ParallelBench's plain canvas is the leaderboard's `wino` (ours
+on WINO-DLLM's extended canvas is `wino-extended`). `submission.json` records each configuration's
+mode and report id; a submission warns, and records the warnings, when it was not made in compat
+mode (its factor, KLASS or WINO numbers can differ from the benchmark code's) or mixes modes.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from parallelbench_lmeval.errors import did_you_mean
 from parallelbench_lmeval.report.analysis import by_model, by_strategy
 from parallelbench_lmeval.report.leaderboard import write_public_leaderboard
 from parallelbench_lmeval.report.runs import (
+    COMPAT_SUFFIX,
     DLLM_ENGINE,
     LEADERBOARD_TASK_IDS,
     Configuration,
@@ -47,6 +55,35 @@ logger = logging.getLogger(__name__)
 
 MIN_CONFIGURATIONS = 3
 PAPER_GRAMMAR = "languagetool"
+COMPAT_MODE = "parallelbench"
+# report ids -> the leaderboard's: its `wino` rows are ParallelBench's plain-canvas WINO
+LEADERBOARD_STRATEGIES = {"wino-plain": "wino", "wino": "wino-extended"}
+
+
+def leaderboard_strategy(strategy: str) -> str:
+    """A report strategy id as the public leaderboard names that decoding (see the module's docstring)."""
+    strategy = strategy.removesuffix(COMPAT_SUFFIX)
+    return LEADERBOARD_STRATEGIES.get(strategy, strategy)
+
+
+def mode_warnings(configurations: list[Configuration]) -> list[str]:
+    """Why the bundle's numbers may not be the benchmark code's: configurations decoded without
+    compat=parallelbench, and strategies whose configurations ran in both modes."""
+    warnings = []
+    plain = [c for c in configurations if c.engine == DLLM_ENGINE and c.compat != COMPAT_MODE]
+    if plain:
+        strategies = ", ".join(sorted({c.strategy for c in plain}))
+        warnings.append(f"{len(plain)} of {len(configurations)} configurations ({strategies}) were not decoded with "
+                        f"compat={COMPAT_MODE}: where the benchmark's code has a quirk (the factor rule, KLASS's "
+                        "fallback, WINO's canvas) their numbers can differ from the leaderboard's; rerun them with "
+                        f"compat={COMPAT_MODE} for comparable rows")
+    modes = {}
+    for c in configurations:
+        modes.setdefault(leaderboard_strategy(c.strategy), set()).add(c.compat)
+    mixed = sorted(strategy for strategy, found in modes.items() if len(found) > 1)
+    if mixed:
+        warnings.append(f"strategies {', '.join(mixed)} mix configurations decoded with and without compat={COMPAT_MODE}")
+    return warnings
 
 
 def submission_problems(configurations: list[Configuration]) -> list[str]:
@@ -76,7 +113,7 @@ def submission_problems(configurations: list[Configuration]) -> list[str]:
     for reason, members in concerned.items():
         names = ", ".join(f"{c.strategy} {c.label}" for c in members)
         problems.append(f"{reason}: " + (names if len(members) == 1 else f"{len(members)} configurations ({names})"))
-    for strategy, members in sorted(by_strategy(configurations).items()):
+    for strategy, members in sorted(_by_leaderboard_strategy(configurations).items()):
         if len(members) < MIN_CONFIGURATIONS:
             problems.append(f"strategy {strategy} has {len(members)} configuration(s); PBx needs at least "
                             f"{MIN_CONFIGURATIONS} points of its accuracy-versus-tokens-per-step curve")
@@ -95,27 +132,38 @@ def _scorers(configurations: list[Configuration]) -> dict:
             if result.scored_with}
 
 
-def submission_record(name: str, configurations: list[Configuration], problems: list[str]) -> dict:
+def submission_record(name: str, configurations: list[Configuration], problems: list[str],
+                      warnings: list[str] = ()) -> dict:
     """submission.json: how every number of the submission was produced."""
     runs = [result.run for c in configurations for result in c.tasks.values()]
     versions = {key: sorted({str(run.get(key)) for run in runs if run.get(key) is not None})
                 for key in ("parallelbench_lmeval_version", "lm_eval_version", "transformers_version", "model_revision")}
+    modes = sorted({c.compat for c in configurations})
     return {
         "id": name,
         "model": configurations[0].model,
         "complete": not problems,
         "problems": problems,
+        "compat": modes[0] if len(modes) == 1 else "mixed",
+        "warnings": list(warnings),
         "versions": versions,
         "scorers": _scorers(configurations),
         "strategies": {
             strategy: [
-                {"config": c.label, "options": c.options,
+                {"config": c.label, "options": c.options, "compat": c.compat, "report_strategy": c.strategy,
                  "results_files": sorted({result.run.get("results_file") for result in c.tasks.values()})}
                 for c in members
             ]
-            for strategy, members in sorted(by_strategy(configurations).items())
+            for strategy, members in sorted(_by_leaderboard_strategy(configurations).items())
         },
     }
+
+
+def _by_leaderboard_strategy(configurations: list[Configuration]) -> dict[str, list[Configuration]]:
+    grouped: dict[str, list[Configuration]] = {}
+    for c in configurations:
+        grouped.setdefault(leaderboard_strategy(c.strategy), []).append(c)
+    return grouped
 
 
 def metadata_entry(name: str, display_name: str, family: str | None, url: str | None, strategies: list[str]) -> dict:
@@ -130,15 +178,19 @@ def write_submission(out: Path, configurations: list[Configuration], name: str, 
         raise ValueError(refusal(problems))
     if problems:
         logger.warning("incomplete submission written (marked complete: false):\n- %s", "\n- ".join(problems))
+    warnings = mode_warnings(configurations)
+    for warning in warnings:
+        logger.warning(warning)
     out.mkdir(parents=True, exist_ok=True)
     model = configurations[0].model
-    renamed = [Configuration(name, c.engine, c.options, c.tasks, c.sources) for c in configurations]
+    renamed = [Configuration(name, c.engine, c.options, c.tasks, c.sources, leaderboard_strategy(c.strategy))
+               for c in configurations]
     written = write_public_leaderboard(out, renamed, {"thresholds": [80, 75, 70]})
     families = {result.run.get("family") for c in configurations for result in c.tasks.values()} - {None}
     entry = metadata_entry(name, display_name or model, families.pop() if len(families) == 1 else None, url,
-                           sorted(by_strategy(configurations)))
+                           sorted(by_strategy(renamed)))
     for file_name, content in (("metadata_entry.json", entry),
-                               ("submission.json", submission_record(name, configurations, problems))):
+                               ("submission.json", submission_record(name, configurations, problems, warnings))):
         (out / file_name).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
         written.append(out / file_name)
     return written
