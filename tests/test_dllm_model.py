@@ -106,7 +106,7 @@ def test_outputs_carry_statistics(tiny_masked_lm_dir):
     info = lm.get_model_info()
     assert info["dllm_totals"]["samples"] == len(PROMPTS)
     assert info["dllm_totals"]["nfe"] == 4 * len(PROMPTS)
-    assert info["dllm_totals"]["tokens_per_step"] == 4.0
+    assert info["dllm_totals"]["pooled_tokens_per_step"] == 4.0
     assert info["dllm"]["family"] == "masked_lm"
 
 

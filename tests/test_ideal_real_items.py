@@ -28,7 +28,7 @@ def run(task, options, chat=False, folder=None, seed=0):
     config, items = released(task, folder)
     contexts = [prompt(config["prompt"], item, chat) for item in items]
     decoding = DecodingConfig.from_options(gen_length=64, **options)
-    texts, nfes, counts, _ = IdealBackend().generate(contexts, decoding, [torch.Generator().manual_seed(seed)])
+    texts, nfes, counts, *_ = IdealBackend().generate(contexts, decoding, [torch.Generator().manual_seed(seed)])
     scores = [score(task, config["metric"], text, item) for text, item in zip(texts, items)]
     return sum(scores) / len(scores), nfes, counts
 

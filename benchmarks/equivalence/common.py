@@ -208,6 +208,9 @@ class Case:
     # builds the object handed to `reference` (default: the folder's remote code); loaded once per loader
     load_model: Callable[[Path], object] = field(default=load_hub_model)
     note: str = ""  # a deliberate difference, with the reference's file:line
+    # our engine's batch size for this case (None: the runner's); an exact tie with the reference needs
+    # bit-identical logits, which a padded batch's different matrix shapes do not give
+    batch_size: int | None = None
     # compare the reference's tokens with as many of ours (block diffusion: the references return what
     # they decoded, up to an end token or past gen_length to the end of a block)
     prefix: bool = False
@@ -233,14 +236,20 @@ class Engine:
     def backend(self):
         return self.lm.backend
 
-    def decode(self, prompts: list[list[int]], options: dict, seeds: list[int]) -> tuple[list[list[int]], list[int]]:
-        """Generated ids and NFE of each prompt, all prompts decoded in one batch."""
+    def decode(self, prompts: list[list[int]], options: dict, seeds: list[int],
+               batch_size: int | None = None) -> tuple[list[list[int]], list[int]]:
+        """Generated ids and NFE of each prompt, decoded in batches of `batch_size` (None: one batch)."""
         options = dict(options)
         gen_length = options.pop("gen_length")
         config, _, _ = self.lm.request_config({**options, "max_gen_toks": gen_length})
-        generators = [torch.Generator().manual_seed(seed) for seed in seeds]
-        result = self.backend.decode(prompts, config, generators)
-        return result.tokens.tolist(), result.nfe.tolist()
+        size = batch_size or len(prompts)
+        tokens, nfe = [], []
+        for start in range(0, len(prompts), size):
+            generators = [torch.Generator().manual_seed(seed) for seed in seeds[start : start + size]]
+            result = self.backend.decode(prompts[start : start + size], config, generators)
+            tokens += result.tokens.tolist()
+            nfe += result.nfe.tolist()
+        return tokens, nfe
 
 
 @dataclass(frozen=True)
@@ -257,10 +266,11 @@ class Row:
 
 
 class CaseRunner:
-    """Runs cases on one model folder, loading our engine and each reference model once."""
+    """Runs cases on one model folder, loading our engine and each reference model once; our engine
+    decodes the prompts in batches of `batch_size` (None: all in one batch)."""
 
-    def __init__(self, model_dir: Path, prompts: list[list[int]]):
-        self.model_dir, self.prompts = model_dir, prompts
+    def __init__(self, model_dir: Path, prompts: list[list[int]], batch_size: int | None = None):
+        self.model_dir, self.prompts, self.batch_size = model_dir, prompts, batch_size
         self.engine = Engine(model_dir)
         self.models: dict[Callable, object] = {Engine: self.engine}  # self-checks compare with our own engine
 
@@ -272,7 +282,7 @@ class CaseRunner:
     @torch.no_grad()
     def run(self, case: Case) -> Row:
         seeds = [prompt_seed(i) for i in range(len(self.prompts))]
-        ours, our_nfe = self.engine.decode(self.prompts, case.options, seeds)
+        ours, our_nfe = self.engine.decode(self.prompts, case.options, seeds, case.batch_size or self.batch_size)
         model = self.reference_model(case.load_model)
         same_tokens = same_nfe = 0
         first_difference = ""

@@ -23,6 +23,8 @@ class Block:
     end: int
     # tokens committed at each step of a fixed schedule; None = the sampler decides, step by step
     step_counts: tuple[int, ...] | None = None
+    # steps of the reference's schedule that commit nothing: forward passes counted, not run
+    idle_steps: int = 0
 
     @property
     def length(self) -> int:
@@ -69,10 +71,16 @@ class Step:
         uniform: Uniform,
         mask_id: int,
         dtype: torch.dtype,
+        mask_normalised: bool = False,
     ) -> Step:
-        """Probabilities (in `dtype`) and proposals from the model's logits at the query."""
+        """Probabilities (in `dtype`) and proposals from the model's logits at the query. With
+        `mask_normalised`, the mask token (not in `forbidden_ids` then) counts in the softmax's
+        normalisation, as in a reference that patches no logits, and is never proposed all the same."""
         logits.index_fill_(-1, forbidden_ids, float("-inf"))
         probs = logits.to(dtype).softmax(-1)
+        if mask_normalised:
+            probs[..., mask_id] = 0
+            logits[..., mask_id] = float("-inf")
         mirror = None
         if query.mirror:
             width = query.positions.shape[1]

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 
 import torch
 
-from parallelbench_lmeval.decoding import DecodingConfig, unmask
+from parallelbench_lmeval.decoding import DecodeResult, DecodingConfig, unmask
+from parallelbench_lmeval.decoding.order import order_metrics
 from parallelbench_lmeval.decoding.step import Query, gather_positions
 from parallelbench_lmeval.ideal.problems import Problem
 from parallelbench_lmeval.ideal.prompts import SUPPORTED_TASKS, parse_prompt
@@ -67,6 +68,14 @@ def decode(
     problems: Sequence[Problem], config: DecodingConfig, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Decodes problems that share one length: item ids [B, L] and NFE [B] (one unmask call)."""
+    result = decode_result(problems, config, generator)
+    return result.tokens, result.nfe
+
+
+def decode_result(
+    problems: Sequence[Problem], config: DecodingConfig, generator: torch.Generator | None = None
+) -> DecodeResult:
+    """`decode`'s whole result: item ids, NFE and each item's commit step."""
     lengths = {p.length for p in problems}
     if len(lengths) != 1:
         raise ValueError(f"decode takes problems of one length, got lengths {sorted(lengths)}")
@@ -89,8 +98,7 @@ def decode(
         mirror = views.view(len(canvas), size, *views.shape[1:])[:, torch.arange(size), block]
         return torch.cat([logits, mirror], dim=1)
 
-    result = unmask(denoise, len(problems), item_config(config, num_items), mask_id, device, generator)
-    return result.tokens, result.nfe
+    return unmask(denoise, len(problems), item_config(config, num_items), mask_id, device, generator)
 
 
 def accuracy(problem: Problem, config: DecodingConfig, trials: int, generator: torch.Generator | None = None) -> tuple[float, float]:
@@ -113,21 +121,24 @@ class IdealBackend:
     def generate(
         self, contexts: list[str], config: DecodingConfig, generators: Sequence[torch.Generator] | None
     ) -> BatchOutput:
-        """Texts, NFE and number of items (generated and canvas length) per context:
-        tokens per step of the ideal model are items per step. The batch draws its tie-breaking
-        noise and samples from one stream, the first of `generators` (a simulation, not a
-        model whose outputs must not depend on the batch)."""
+        """Texts, NFE, number of items (generated and canvas length) and decoding order per
+        context: tokens per step of the ideal model are items per step, and its order is that of
+        the items (no padding). The batch draws its tie-breaking noise and samples from one
+        stream, the first of `generators` (a simulation, not a model whose outputs must not
+        depend on the batch)."""
         generator = generators[0] if generators else None
         problems = [parse_prompt(context) for context in contexts]  # every prompt checked before decoding
         texts: list[str] = [""] * len(problems)
         nfes = [0] * len(problems)
+        orders: list[dict[str, float]] = [{}] * len(problems)
         for length in sorted({p.length for p in problems}):
             indices = [i for i, p in enumerate(problems) if p.length == length]
-            tokens, nfe = decode([problems[i] for i in indices], config, generator)
-            for i, ids, steps in zip(indices, tokens.tolist(), nfe.tolist()):
-                texts[i], nfes[i] = problems[i].render(ids), steps
+            result = decode_result([problems[i] for i in indices], config, generator)
+            metrics = order_metrics(result.commit_steps, result.tokens, pad_id=None)
+            for i, ids, steps, order in zip(indices, result.tokens.tolist(), result.nfe.tolist(), metrics):
+                texts[i], nfes[i], orders[i] = problems[i].render(ids), steps, order
         items = [p.length for p in problems]
-        return BatchOutput(texts, nfes, items, items)
+        return BatchOutput(texts, nfes, items, items, orders)
 
     def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         """A plain role-tagged transcript (the ideal model has no tokenizer of its own)."""

@@ -55,6 +55,10 @@ def complete_block_config(config: DecodingConfig, family: Family, model_config, 
     if config.sampler in BLOCK_REFUSED_SAMPLERS:
         raise ValueError(f"sampler={config.sampler} {BLOCK_REFUSED_SAMPLERS[config.sampler]}; "
                          f"not available for the {family.name} family")
+    if config.compat != "none":
+        raise ValueError(f"compat={config.compat} reproduces the benchmark's released LLaDA and Dream code; "
+                         f"{family.name} is a block-diffusion model, decoded as its own generation function "
+                         f"(docs/equivalence.md)")
     if config.cache != "none":
         raise ValueError(f"cache={config.cache}: {family.name} is a block-diffusion model, which always keeps its "
                          f"finished blocks as an exact key/value cache; prefix/dual are Fast-dLLM's approximate caches "

@@ -12,8 +12,10 @@ import torch
 from parallelbench_lmeval.decoding import DecodeResult, DecodingConfig, unmask
 from parallelbench_lmeval.decoding.block_diffusion import BlockDiffusionSampler
 from parallelbench_lmeval.decoding.frequencies import PACKAGED as PACKAGED_TABLES
+from parallelbench_lmeval.decoding.order import order_metrics
 from parallelbench_lmeval.decoding.samplers import SAMPLER_CLASSES
 from parallelbench_lmeval.decoding.step import Query
+from parallelbench_lmeval.errors import did_you_mean
 from parallelbench_lmeval.models.block_diffusion import BlockCausalDenoiser, BlockLayout, attention_block
 from parallelbench_lmeval.models.denoiser import BatchDenoiser
 from parallelbench_lmeval.models.families import FAMILY_SPECS, Family, detect_family, load_model, resolve_special_ids
@@ -39,18 +41,35 @@ def left_pad(sequences: list[list[int]], pad_id: int, device) -> tuple[torch.Ten
 def local_model_folder(pretrained: str) -> Path | None:
     """The local folder `pretrained` names, or None for a hub id ("name" or "org/name").
 
-    A path that cannot be a hub id (absolute, ./ or ~/, more than one slash) and does not
-    exist is an error here, rather than a hub look-up that fails with a message about
-    huggingface.co.
+    A path that does not exist and cannot be a hub id (absolute, ./ or ~/, more than one slash)
+    or whose first part is a local folder (`models/tiny_lada` beside a `models/` folder) is an
+    error here, naming the folders it may mean, rather than a hub look-up that retries for half a
+    minute and then fails with a message about huggingface.co. Such an `org/name` that the local
+    hub cache holds is still read from the cache.
     """
     path = Path(pretrained).expanduser()
     if path.is_dir():
         return path
     if path.exists():
         raise ValueError(f"pretrained={pretrained!r} is a file; give a model folder (holding config.json) or a hub id")
-    if path.is_absolute() or pretrained.startswith((".", "~")) or pretrained.count("/") > 1 or "\\" in pretrained:
-        raise ValueError(f"pretrained={pretrained!r}: no such local folder (hub ids look like 'org/name')")
-    return None
+    parent = path.parent
+    cannot_be_hub_id = (path.is_absolute() or pretrained.startswith((".", "~")) or pretrained.count("/") > 1
+                        or "\\" in pretrained)
+    if not cannot_be_hub_id and not (pretrained.count("/") == 1 and parent.is_dir() and not _in_hub_cache(pretrained)):
+        return None
+    siblings = sorted(child.name for child in parent.iterdir() if child.is_dir()) if parent.is_dir() else []
+    nearby = f"; {parent}/ holds {', '.join(siblings[:10])}{did_you_mean(path.name, siblings)}" if siblings else ""
+    where = " (hub ids look like 'org/name')" if cannot_be_hub_id else "; nor does the local hub cache hold a model of that id"
+    raise ValueError(f"pretrained={pretrained!r}: no such local folder{nearby}{where}")
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except ValueError:  # not a valid repository id
+        return False
 
 
 def _config_json(pretrained: str, revision: str | None, folder: Path | None) -> dict:
@@ -66,11 +85,18 @@ def _config_json(pretrained: str, revision: str | None, folder: Path | None) -> 
             path = hf_hub_download(pretrained, "config.json", revision=revision)
         except Exception as error:
             raise ValueError(
-                f"pretrained={pretrained!r}: cannot read its config.json from the Hugging Face hub "
+                f"pretrained={pretrained!r}: no local folder of that name, and its config.json cannot be read from the "
+                f"Hugging Face hub "
                 f"({type(error).__name__}: {error}). Check the id and the revision; offline "
                 "(HF_HUB_OFFLINE=1) a hub model must already be in the local cache."
             ) from None
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"pretrained={pretrained!r}: {path} is not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"pretrained={pretrained!r}: {path} is not a JSON object")
+    return config
 
 
 def needs_remote_code(config_json: dict) -> bool:
@@ -272,7 +298,7 @@ class TransformerBackend:
         denoise = BatchDenoiser(forward, prompt_ids, prompt_mask, config.gen_length, self.ids.mask_id,
                                 config.cache, config.cache_refresh)
         return unmask(denoise, len(prompts), config, self.ids.mask_id, self.device, generators,
-                      forbidden_ids=self.forbidden_ids)
+                      forbidden_ids=self.forbidden_ids, prompt_lengths=[len(prompt) for prompt in prompts])
 
     def _decode_blocks(self, prompts: list[list[int]], config: DecodingConfig, generators) -> DecodeResult:
         """Block diffusion (`models/block_diffusion.py`): each row's generated positions, from its first
@@ -286,8 +312,10 @@ class TransformerBackend:
         sampler = BlockDiffusionSampler(inner, layout.block, layout.generated_from, layout.ends, self.stop_ids,
                                         layout.fill_id, spec.first_token_alone)
         result = unmask(denoise, len(prompts), internal, self.ids.mask_id, self.device, generators,
-                        forbidden_ids=self.forbidden_ids, canvas=layout.canvas, sampler=sampler)
-        return DecodeResult(tokens=layout.generated(result.tokens), nfe=result.nfe)
+                        forbidden_ids=self.forbidden_ids, prompt_lengths=[len(prompt) for prompt in prompts],
+                        canvas=layout.canvas, sampler=sampler)
+        return DecodeResult(tokens=layout.generated(result.tokens), nfe=result.nfe,
+                            commit_steps=layout.generated(result.commit_steps))
 
     def ended_at_stop(self, tokens: torch.Tensor) -> torch.Tensor:
         """`tokens` with everything after the first end token filled, as a block-diffusion model's own
@@ -304,7 +332,8 @@ class TransformerBackend:
             tokens = self.ended_at_stop(tokens)
         generated = ~torch.isin(tokens, torch.tensor(self.not_generated_ids, device=tokens.device))
         texts = self.tokenizer.batch_decode(tokens.tolist(), skip_special_tokens=True)
-        return BatchOutput(texts, result.nfe.tolist(), generated.sum(-1).tolist(), [config.gen_length] * len(contexts))
+        return BatchOutput(texts, result.nfe.tolist(), generated.sum(-1).tolist(), [config.gen_length] * len(contexts),
+                           order_metrics(result.commit_steps[:, : config.gen_length], tokens, self.ids.pad_id))
 
     def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool) -> str:
         return self.tokenizer.apply_chat_template(
