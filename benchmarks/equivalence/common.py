@@ -25,7 +25,7 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -211,6 +211,14 @@ class Case:
     # our engine's batch size for this case (None: the runner's); an exact tie with the reference needs
     # bit-identical logits, which a padded batch's different matrix shapes do not give
     batch_size: int | None = None
+    # a negative control: our options without what makes the case match (compat, the schedule), which
+    # `--controls` runs too, to show that the setting reaches the difference
+    control: dict | None = None
+
+    def control_case(self) -> Case:
+        options = {key: value for key, value in {**self.options, **self.control}.items() if value is not None}
+        note = "control: " + ", ".join(f"{k}={v}" if v is not None else f"no {k}" for k, v in self.control.items())
+        return replace(self, options=options, control=None, note=note)
 
 
 class Engine:
