@@ -1,6 +1,7 @@
 """Token identity of our decoding engine with a reference implementation, on a tiny checkpoint.
 
-    python benchmarks/reference_equivalence.py REFERENCE_PATH MODEL_DIR [--prompts 10] [--methods ...] [--kind ...] [--batch-size N]
+    python benchmarks/reference_equivalence.py REFERENCE_PATH MODEL_DIR [--prompts 10] [--methods ...] [--kind ...]
+        [--batch-size N] [--controls]
 
 REFERENCE_PATH is a checkout (or a file) of the reference implementation; the adapter whose
 `detect` recognises its files (or the one `--kind` names) lists the cases that reference
@@ -52,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", type=int, default=10, help="prompts per case (default 10)")
     parser.add_argument("--methods", nargs="+", help="keep only cases whose method contains one of these words")
     parser.add_argument("--kind", help="the adapter to use, instead of detecting it from the reference's files")
+    parser.add_argument("--controls", action="store_true",
+                        help="also run each case's negative control (e.g. without compat) and print how many prompts "
+                             "it leaves identical: a setting whose control also matches does not reach the difference")
     parser.add_argument("--batch-size", type=int,
                         help="our engine decodes the prompts in batches of this size (default: all in one batch)")
     add_threads_option(parser)
@@ -96,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         status = "ok" if row.passed else f"MISMATCH ({row.first_difference})"
         print(f"{case.method} [{case.setting}]: {status}", file=sys.stderr, flush=True)
     print(format_table(rows))
+    if args.controls:
+        controls = [runner.run(case.control_case()) for case in cases if case.control is not None]
+        print("\nNegative controls (a setting's difference is reached where fewer prompts match):\n")
+        print(format_table(controls))
     return 0 if all(row.passed for row in rows) else 1
 
 

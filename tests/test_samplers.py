@@ -764,3 +764,11 @@ def test_dream_top_k_decodes_on_the_benchmarks_schedule_by_default(decoder, monk
     recording.passes.clear()
     assert lm.backend.decode([prompt], even).nfe.tolist() == [32] and len(recording.passes) == 32
     assert decoder("llada").request_config({"max_gen_toks": 32, "k": 1})[0].schedule == "even"
+
+
+@pytest.mark.parametrize("options", [{"k": 1}, {"k": 2, "block_length": 8}, {"unmasking": "margin", "k": 4}])
+def test_dream_schedule_is_batch_invariant(decoder, options):
+    # the Dream family's default schedule (uneven counts, idle steps) at batch 1 and 8
+    nfe = assert_batch_invariant(decoder, "dream", options)
+    blocks = block_schedule(DecodingConfig.from_options(gen_length=GEN, schedule="dream", **options))
+    assert set(nfe) == {sum(len(block.step_counts) + block.idle_steps for block in blocks)}

@@ -25,7 +25,7 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -214,6 +214,14 @@ class Case:
     # compare the reference's tokens with as many of ours (block diffusion: the references return what
     # they decoded, up to an end token or past gen_length to the end of a block)
     prefix: bool = False
+    # a negative control: our options without what makes the case match (compat, the schedule), which
+    # `--controls` runs too, to show that the setting reaches the difference
+    control: dict | None = None
+
+    def control_case(self) -> Case:
+        options = {key: value for key, value in {**self.options, **self.control}.items() if value is not None}
+        note = "control: " + ", ".join(f"{k}={v}" if v is not None else f"no {k}" for k, v in self.control.items())
+        return replace(self, options=options, control=None, note=note)
 
 
 def engine_backend(model_dir: Path):

@@ -118,7 +118,8 @@ def load_mask_suppressed(model_dir: Path) -> MaskSuppressed:
     return MaskSuppressed(load_hub_model(model_dir))
 
 
-def llada_case(method: str, key: str, setting: str, options: dict, call: Callable, note: str = "") -> Case:
+def llada_case(method: str, key: str, setting: str, options: dict, call: Callable, note: str = "",
+               control: dict | None = None) -> Case:
     """A case of the ParallelBench LLaDA function of FILES[key], run on the mask-suppressed model:
     `call(model, prompt, mask_id)` calls it and returns its (ids, nfe, history)."""
 
@@ -129,7 +130,7 @@ def llada_case(method: str, key: str, setting: str, options: dict, call: Callabl
         return out[0, len(prompt_ids):].tolist(), nfe
 
     return Case(method, f"gen={GEN_LENGTH} {setting}", {"gen_length": GEN_LENGTH, **options}, run, FILES[key],
-                load_model=load_mask_suppressed, note=note)
+                load_model=load_mask_suppressed, note=note, control=control)
 
 
 def adaptive_case(function: Callable, method: str, key: str, setting: str, fields: dict, options: dict) -> Case:
@@ -169,7 +170,8 @@ def klass_case(klass_generate_llada: Callable, conf: float, kl: float, history: 
         {"sampler": "klass", "klass_conf_threshold": conf, "klass_kl_threshold": kl, "klass_kl_history": history,
          "block_length": block, "steps": steps, **(COMPAT if compat else {})})
     # fewer steps than tokens: a fallback quota can exceed the masks left (klass_generate.py's fallback quirk)
-    return replace(case, note="compat=parallelbench (the fallback's writes beyond the masks left)") if compat else case
+    return replace(case, note="compat=parallelbench (the fallback's writes beyond the masks left)",
+                   control={"compat": None}) if compat else case
 
 
 def generate_case(generate: Callable, unmasking: str, block: int, steps: int | None = None,
@@ -185,7 +187,8 @@ def generate_case(generate: Callable, unmasking: str, block: int, steps: int | N
         lambda model, prompt, mask_id: generate(model, prompt, steps=steps, gen_length=GEN_LENGTH, block_length=block,
                                                 unmasking=unmasking, mask_id=mask_id, threshold=threshold,
                                                 factor=factor),
-        note="compat=parallelbench (the released factor rule)" if factor else "")
+        note="compat=parallelbench (the released factor rule)" if factor else "",
+        control={"compat": None} if factor else None)
 
 
 def dus_case(dus_generate_llada: Callable, base: int, threshold: float, block: int) -> Case:
@@ -281,7 +284,7 @@ def dream_cases(root: Path, model_dir: Path) -> list[Case]:
              "klass_kl_history": history, **(COMPAT if compat else {})},
             lambda model, prompt_ids: run_reference(model, prompt_ids, conf, kl, history), FILES["klass_dream"],
             note=note or "ready at conf >= threshold (klass_sample.py:134), ours >: differ on exact ties only",
-            batch_size=batch_size,
+            batch_size=batch_size, control={"compat": None} if compat else None,
         )
 
     def tie_threshold(prompt_ids: list[int]) -> float:

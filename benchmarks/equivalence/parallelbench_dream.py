@@ -87,8 +87,10 @@ def sample_block_case(sample_block, model_dir: Path, unmasking: str, alg: str, b
     rule = f"k={k}" if k is not None else (f"threshold={threshold:g}" if threshold is not None else f"factor={factor:g}")
     ours = {"gen_length": GEN_LENGTH, "unmasking": unmasking, "block_length": block, **(options or {})}
     ours.update({"k": k} if k is not None else {"threshold": threshold} if threshold is not None else {"factor": factor})
+    # controls: top-k on even counts, a factor rule without compat's released rule
+    control = {"schedule": "even"} if k is not None else {"compat": None} if "compat" in ours else None
     return Case(f"Dream sample_block, {unmasking}", f"gen={GEN_LENGTH} block={block} {rule}", ours, run,
-                reference_file, note=note)
+                reference_file, note=note, control=control)
 
 
 def sample_block_cases(reference: Path, model_dir: Path) -> list[Case]:
