@@ -25,7 +25,7 @@ import yaml
 from parallelbench_lmeval import __version__
 from parallelbench_lmeval.generate.families import Family, GeneratedName, parse_name
 from parallelbench_lmeval.generate.items import generate_items, overlaps_released
-from parallelbench_lmeval.generate.sources import task_folder
+from parallelbench_lmeval.task_folder import task_dir
 from parallelbench_lmeval.stats import ORDER_METRICS
 
 GROUP_METRICS = ("pb_acc", "score_strict", "tokens_per_step")
@@ -41,7 +41,7 @@ def base_config(family: Family) -> dict:
     """The released task's YAML configuration, includes merged (lm-eval's own loader)."""
     from lm_eval.tasks._yaml_loader import load_yaml
 
-    return load_yaml(task_folder() / family.base_yaml, resolve_func=True)
+    return load_yaml(task_dir() / family.base_yaml, resolve_func=True)
 
 
 def task_config(name: str, family: Family, size: int, seed: int, items_file: str | None = None) -> dict:
@@ -171,7 +171,7 @@ def glue_function(name: str):
     """A function of the task folder's glue (`task_yamls/utils.py`), from the module lm-eval itself loads."""
     from lm_eval.tasks._yaml_loader import _import_func_in_yml
 
-    return _import_func_in_yml(f"utils.{name}", task_folder())
+    return _import_func_in_yml(f"utils.{name}", task_dir())
 
 
 def folder_functions(glue_path: str):

@@ -16,20 +16,15 @@ from pathlib import Path
 
 import yaml
 
+from parallelbench_lmeval.task_folder import task_dir
+
 LATIN_SQUARE_SYMBOLS = tuple(string.ascii_uppercase + string.digits)
 W2S_LEVELS = ("easy", "medium", "hard")
 
 
-def task_folder() -> Path:
-    """The package's YAML task folder."""
-    from parallelbench_lmeval.registration import task_dir
-
-    return task_dir()
-
-
 def data_root() -> Path:
     """The released items and their task configs (the task folder's `data/`)."""
-    return task_folder() / "data"
+    return task_dir() / "data"
 
 
 @functools.cache
