@@ -2,7 +2,7 @@
 
 Prints ratios measured in one run (this machine is shared and noisy, so only ratios taken
 side by side mean anything), with the machine's load average next to them. Sections
-(`--sections`, default floor,samplers,cache,sweep):
+(`--sections`, default floor,samplers,cache,blocks,sweep):
 
 floor     the loop against its physical floor (tiny BertForMaskedLM, the regime of PERFORMANCE.md):
           (a) loop time over the same forward passes run bare (same inputs, same NFE), at batch 1
@@ -21,6 +21,12 @@ cache     Fast-dLLM's caches on two deeper LLaDA stand-ins, with prompts as long
           weighs almost as much as the body; the other keeps LLaDA-8B's share of the output layer.
           For each, the median time of a pass by its width: a pass of a few tokens costs far more
           than its share of the tokens (every pass reads all the weights), which bounds the speed-up.
+blocks    block diffusion on the block-diffusion stand-in (SDAR's conventions, blocks of 4 and 32):
+          ms per prompt at batch 1 and 8 with the block cache against the same decoding recomputing
+          every finished block; then ms per step as the generated length grows (64, 256, 1,024
+          tokens), with and without the cache. With --sdar-reference (SDAR's generate.py) and
+          --sdar-checkpoint (a tiny SDAR built by tiny_checkpoints.py from SDAR's modeling file), also
+          ms per prompt of SDAR's own generation function against ours on that checkpoint.
 
 sweep     the sweep's work around the ideal model (which needs no forward pass): `parallelbench sweep
           pretrained=ideal` over one configuration of each grid on the Waiting Line and Puzzle tasks
@@ -36,8 +42,8 @@ likelihood  LLaDA's Monte-Carlo log-likelihood on a LLaDA checkpoint (`--llada-c
           same mc_num and mini-batch and on the same draws (the reference's global RNG seeded with
           each request's seed): requests per second and the largest difference of the estimates.
 
-Run: python benchmarks/decoding.py [--sections floor,samplers,cache,sweep,likelihood] [--prompts 32] [--repeats 3]
-     [--threads N] [--llada-reference PATH --llada-checkpoint DIR]
+Run: python benchmarks/decoding.py [--sections floor,samplers,cache,blocks,sweep,likelihood] [--prompts 32] [--repeats 3]
+     [--threads N] [--sdar-reference PATH --sdar-checkpoint DIR] [--llada-reference PATH --llada-checkpoint DIR]
 """
 
 from __future__ import annotations
@@ -59,10 +65,10 @@ import torch
 from equivalence.common import check_model_dir, load_hub_model
 from parallelbench_lmeval.models.dllm import DiffusionLM, stream_seed
 from parallelbench_lmeval.models.forward import StackForward
-from parallelbench_lmeval.tiny_models import chat_tokenizer, tiny_llada_standin, tiny_masked_lm
+from parallelbench_lmeval.tiny_models import chat_tokenizer, tiny_block_diffusion_standin, tiny_llada_standin, tiny_masked_lm
 
-SECTIONS = ("floor", "samplers", "cache", "sweep", "likelihood")
-DEFAULT_SECTIONS = ("floor", "samplers", "cache", "sweep")
+SECTIONS = ("floor", "samplers", "cache", "blocks", "sweep", "likelihood")
+DEFAULT_SECTIONS = ("floor", "samplers", "cache", "blocks", "sweep")
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 
@@ -346,6 +352,90 @@ def cache_section(folder: Path, count: int, gen_length, repeats, block_length: i
     print()
 
 
+# ------------------------------------------------------------------ blocks
+# deeper than the tests' stand-in, so that a pass's cost follows its tokens; BERT's vocabulary cut to 2,944
+BLOCK_STANDIN = {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 768,
+                 "vocab_size": 2944}
+
+
+def block_model(folder: Path, batch: int, **options) -> DiffusionLM:
+    # end tokens are never proposed: every decoding runs its whole length
+    return DiffusionLM(pretrained=str(folder), device="cpu", trust_remote_code=True, batch_size=batch, suppress_eos=True,
+                       **options)
+
+
+def timed_decode(lm, prompts, gen_length, repeats, block_cache: bool, **options) -> tuple[float, float]:
+    """(median seconds per prompt, mean NFE) of decoding `prompts`, keeping or recomputing finished blocks."""
+    lm.backend.block_cache = block_cache
+    outputs, runs = [], []
+    for _ in range(repeats):
+        runs.append(timed(lambda: outputs.append(decode(lm, prompts, gen_length, **options))))
+    lm.backend.block_cache = True
+    return statistics.median(runs) / len(prompts), statistics.mean(o.stats["nfe"] for o in outputs[-1])
+
+
+def sdar_reference_seconds(reference: Path, checkpoint: Path, prompts, gen_length, repeats) -> float:
+    """Median seconds per prompt of SDAR's own block_diffusion_generate (greedy, one prompt at a time)."""
+    from equivalence.common import import_file
+    from equivalence.sdar import DenoisingPasses, GreedyTorch, load_causal_lm
+    from transformers import AutoTokenizer
+
+    module = import_file(reference, "sdar_reference_generate")
+    module.torch = GreedyTorch()
+    model, tokenizer = load_causal_lm(checkpoint), AutoTokenizer.from_pretrained(checkpoint)
+    ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+
+    def run():
+        with torch.no_grad():
+            for prompt in ids:
+                module.block_diffusion_generate(DenoisingPasses(model), {"input_ids": torch.tensor([prompt])},
+                                                model.config.mask_token_id, gen_length=gen_length, block_length=4,
+                                                denoising_steps=4, temperature=1.0,
+                                                remasking_strategy="low_confidence_static")
+
+    return statistics.median(timed(run) for _ in range(repeats)) / len(prompts)
+
+
+def blocks_section(folder: Path, count: int, repeats: int, reference: Path | None, checkpoint: Path | None) -> None:
+    prompts = make_prompts(count)
+    print(f"[blocks] block-diffusion stand-in (SDAR's conventions; {BLOCK_STANDIN['num_hidden_layers']} layers, width "
+          f"{BLOCK_STANDIN['hidden_size']}, vocabulary {BLOCK_STANDIN['vocab_size']:,}), {count} prompts of 20-60 "
+          f"words, greedy, median of {repeats} runs, torch threads {torch.get_num_threads()}\n")
+    print(f"{'decoding':<40} {'batch':>5} {'ms/prompt cached':>17} {'recomputed':>11} {'speed-up':>9} {'NFE':>6}")
+    for block, gen_length, label, options in ((4, 64, "blocks of 4, k=1", {"k": 1}),
+                                              (4, 64, "blocks of 4, threshold 0.9", {"threshold": 0.9}),
+                                              (32, 64, "blocks of 32, k=2", {"k": 2})):
+        model_dir = tiny_block_diffusion_standin(folder / f"block_standin_{block}", block_size=block, **BLOCK_STANDIN)
+        for batch in (1, 8):
+            lm = block_model(model_dir, batch)
+            decode(lm, prompts[:2], block, k=block)  # load and warm up
+            cached, nfe = timed_decode(lm, prompts, gen_length, repeats, True, **options)
+            recomputed, _ = timed_decode(lm, prompts, gen_length, repeats, False, **options)
+            print(f"{label + f', gen {gen_length}':<40} {batch:>5} {1000 * cached:>17.1f} {1000 * recomputed:>11.1f} "
+                  f"{recomputed / cached:>8.2f}x {nfe:>6.1f}")
+    print("\nms per step as the generated length grows (blocks of 32, k=8, batch 1, 2 prompts):")
+    print(f"{'generated tokens':>16} {'cached ms/step':>15} {'recomputed ms/step':>19} {'ratio':>6}")
+    model_dir = folder / "block_standin_32"
+    lm = block_model(model_dir, 1)
+    for gen_length in (64, 256, 1024):
+        cached, nfe = timed_decode(lm, prompts[:2], gen_length, repeats, True, k=8)
+        recomputed, _ = timed_decode(lm, prompts[:2], gen_length, repeats, False, k=8)
+        print(f"{gen_length:>16} {1000 * cached / nfe:>15.2f} {1000 * recomputed / nfe:>19.2f} "
+              f"{recomputed / cached:>5.1f}x")
+    if reference is None or checkpoint is None:
+        print("\n(SDAR's own generate.py: give --sdar-reference and --sdar-checkpoint)\n")
+        return
+    print(f"\nSDAR's generate.py against ours on {checkpoint} (blocks of 4, one token per step, gen 64):")
+    theirs = sdar_reference_seconds(reference, checkpoint, prompts, 64, repeats)
+    for batch in (1, 8):
+        lm = block_model(checkpoint, batch)
+        decode(lm, prompts[:2], 4, k=4)
+        ours, _ = timed_decode(lm, prompts, 64, repeats, True, k=1)
+        print(f"  batch {batch}: ours {1000 * ours:.1f} ms/prompt, SDAR's generate.py (batch 1) "
+              f"{1000 * theirs:.1f} ms/prompt: {theirs / ours:.2f}x")
+    print()
+
+
 # ------------------------------------------------------------------ sweep
 # one configuration of each grid of examples/ideal_sweep.sh
 SWEEP_CONFIGURATIONS = (
@@ -477,6 +567,8 @@ def main() -> None:
     parser.add_argument("--gen-length", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--block-length", type=int, default=8, help="block length of the cache section")
+    parser.add_argument("--sdar-reference", type=Path, help="blocks section: SDAR's generate.py")
+    parser.add_argument("--sdar-checkpoint", type=Path, help="blocks section: a tiny SDAR from tiny_checkpoints.py")
     parser.add_argument("--sweep-before", default=SWEEP_BEFORE, help=f"git commit the sweep section compares with "
                                                                     f"(default {SWEEP_BEFORE})")
     parser.add_argument("--llada-reference", type=Path, help="likelihood: ML-GSAI/LLaDA's folder or its get_log_likelihood.py")
@@ -509,6 +601,8 @@ def main() -> None:
             samplers_section(Path(folder), prompts, args.gen_length, args.repeats)
         if "cache" in sections:
             cache_section(Path(folder), min(args.prompts, 16), args.gen_length, args.repeats, args.block_length)
+        if "blocks" in sections:
+            blocks_section(Path(folder), min(args.prompts, 16), args.repeats, args.sdar_reference, args.sdar_checkpoint)
         if "sweep" in sections:
             sweep_section(Path(folder), args.sweep_before, torch.get_num_threads())
         if "likelihood" in sections:

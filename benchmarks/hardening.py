@@ -115,6 +115,12 @@ def named_outputs(gold: str) -> dict[str, str]:
         "`[` x 1 MB": "[" * MEGABYTE,
         "brackets nested 100,000 deep": "[" * 100_000 + "]" * 100_000,
         "broken JSON": '{"answer": ["Billy Ramos", "Alan Wells",, ]',
+        # under the 2,000 characters that reach the grammar checker: Harper alone passes each of them
+        "`[` x 1,999": "[" * 1_999,
+        "NUL x 1,999": "\x00" * 1_999,
+        "zero-width spaces x 1,999": "\u200b" * 1_999,
+        "right-to-left marks x 1,999": "\u200f" * 1_999,
+        "emoji x 999": "\U0001F600" * 999,
         "gold cut in the middle": gold[: len(gold) // 2],
         "control characters and NUL": "".join(map(chr, range(0x20))) * 100 + "\x7f\x00",
         "random unicode (5,000, seeded)": "".join(random_character(rng) for _ in range(5_000)),

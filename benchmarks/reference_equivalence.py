@@ -1,12 +1,14 @@
 """Token identity of our decoding engine with a reference implementation, on a tiny checkpoint.
 
     python benchmarks/reference_equivalence.py REFERENCE_PATH MODEL_DIR [--prompts 10] [--methods ...] [--kind ...]
+        [--batch-size N] [--controls]
 
 REFERENCE_PATH is a checkout (or a file) of the reference implementation; the adapter whose
 `detect` recognises its files (or the one `--kind` names) lists the cases that reference
 covers. MODEL_DIR is a model folder built by `benchmarks/tiny_checkpoints.py` from the
 reference's model code. Every case decodes the same prompts with the reference (one prompt
-at a time) and with our engine (all prompts in one batch), and the script prints a markdown
+at a time) and with our engine (all prompts in one batch, or in batches of `--batch-size`),
+and the script prints a markdown
 table: how many prompts gave identical generated ids and identical NFE. Exit status 1 on any
 mismatch. `--methods` keeps the cases whose method contains one of the given words.
 
@@ -51,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", type=int, default=10, help="prompts per case (default 10)")
     parser.add_argument("--methods", nargs="+", help="keep only cases whose method contains one of these words")
     parser.add_argument("--kind", help="the adapter to use, instead of detecting it from the reference's files")
+    parser.add_argument("--controls", action="store_true",
+                        help="also run each case's negative control (e.g. without compat) and print how many prompts "
+                             "it leaves identical: a setting whose control also matches does not reach the difference")
+    parser.add_argument("--batch-size", type=int,
+                        help="our engine decodes the prompts in batches of this size (default: all in one batch)")
     add_threads_option(parser)
     args = parser.parse_args(argv)
     use_threads(parser, args)
@@ -63,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     check_model_dir(parser, args.model_dir)
     if args.prompts < 1:
         parser.error(f"--prompts must be at least 1, got {args.prompts}")
+    if args.batch_size is not None and args.batch_size < 1:
+        parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.kind is None:
         matching = [name for name, adapter in available.items() if adapter.detect(args.reference)]
         if len(matching) != 1:
@@ -82,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import transformers
 
-    runner = CaseRunner(args.model_dir, make_prompts(transformers.AutoTokenizer.from_pretrained(args.model_dir), args.prompts))
+    prompts = make_prompts(transformers.AutoTokenizer.from_pretrained(args.model_dir), args.prompts)
+    runner = CaseRunner(args.model_dir, prompts, args.batch_size)
     rows = []
     for case in cases:
         row = runner.run(case)
@@ -90,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         status = "ok" if row.passed else f"MISMATCH ({row.first_difference})"
         print(f"{case.method} [{case.setting}]: {status}", file=sys.stderr, flush=True)
     print(format_table(rows))
+    if args.controls:
+        controls = [runner.run(case.control_case()) for case in cases if case.control is not None]
+        print("\nNegative controls (a setting's difference is reached where fewer prompts match):\n")
+        print(format_table(controls))
     return 0 if all(row.passed for row in rows) else 1
 
 

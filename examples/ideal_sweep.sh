@@ -7,12 +7,13 @@
 #
 #   bash examples/ideal_sweep.sh [RESULTS_DIR] [REPORT_DIR]
 #
-# Defaults: results in results/ideal_sweep/ (git-ignored), report in examples/report/. Interrupted? Run it again:
-# finished configurations are skipped.
+# Defaults: results in results/ideal_sweep/, report in results/ideal_sweep_report/ (both git-ignored; the
+# committed examples/report/ is what `bash examples/ideal_sweep.sh results/ideal_sweep examples/report` writes).
+# Interrupted? Run it again: finished configurations are skipped.
 set -euo pipefail
 
 RESULTS=${1:-results/ideal_sweep}
-REPORT=${2:-examples/report}
+REPORT=${2:-results/ideal_sweep_report}
 PYTHON=${PYTHON:-python}
 export HF_DATASETS_OFFLINE=1
 

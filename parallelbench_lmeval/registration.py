@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import functools
 import inspect
+import weakref
 from pathlib import Path
+
+from parallelbench_lmeval.errors import did_you_mean, user_errors_as_one_line
+from parallelbench_lmeval.task_folder import task_dir
 
 MODEL_NAME = "dllm"
 MODEL_TARGET = "parallelbench_lmeval.models.dllm:DiffusionLM"
-
-
-def task_dir() -> Path:
-    """The YAML task folder: inside the installed package, or at the top of a source checkout."""
-    packaged = Path(__file__).parent / "task_yamls"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "task_yamls"
+# how lm-eval's EvaluatorConfig.process_tasks starts its error for task names it does not know
+LM_EVAL_TASKS_NOT_FOUND = "Tasks not found: "
+# the TaskManager built last (a weak reference): its index names the tasks a misspelt name may mean
+_last_task_manager = [lambda: None]
 
 
 def register_model(registry_module) -> None:
@@ -26,8 +28,12 @@ def register_model(registry_module) -> None:
 
 
 def include_tasks(manager_module) -> None:
-    """Puts our task folder first on every TaskManager's include path (user paths still override)."""
+    """Puts our task folder first on every TaskManager's include path (user paths still override),
+    and lets it resolve generated task names (`parallelbench_gen_copy_n12`, see `generate`)."""
+    from parallelbench_lmeval.generate.lm_eval_tasks import include_generated_tasks
+
     task_manager = manager_module.TaskManager
+    include_generated_tasks(task_manager)
     original_init = task_manager.__init__
     if getattr(original_init, "_parallelbench", False):
         return
@@ -42,14 +48,29 @@ def include_tasks(manager_module) -> None:
             paths.insert(0, str(task_dir()))
         bound.arguments["include_path"] = paths
         original_init(*bound.args, **bound.kwargs)
+        _last_task_manager[0] = weakref.ref(bound.arguments["self"])
 
     __init__._parallelbench = True
     task_manager.__init__ = __init__
 
 
+def unknown_tasks_error(unknown: list[str], known) -> ValueError:
+    return ValueError(f"unknown task(s) {unknown}{did_you_mean(unknown, known)}; see `lm_eval ls tasks` "
+                      "(ParallelBench: parallelbench, parallelbench_*)")
+
+
+def check_tasks(task_manager, tasks: list[str]) -> None:
+    """Refuses the task names (or YAML files) that `task_manager` does not know, naming close ones."""
+    unknown = [task for task in tasks if not task_manager.match_tasks([task]) and not Path(task).is_file()]
+    if unknown:
+        raise unknown_tasks_error(unknown, task_manager.all_tasks)
+
+
 def check_model_args_early(config_module) -> None:
     """`lm_eval` indexes every task it knows (seconds to minutes) before it builds the model: check
-    dllm's arguments first, so that a typo or a missing model folder fails at once."""
+    dllm's arguments (and `--gen_kwargs`) first, so that a typo or a missing model folder fails at
+    once. Such a mistake, and an unknown task name (with the names it may mean), ends the command
+    with one `error: ...` line (see `errors.py`)."""
     config_class = config_module.EvaluatorConfig
     original = config_class.process_tasks
     if getattr(original, "_parallelbench", False):
@@ -60,11 +81,21 @@ def check_model_args_early(config_module) -> None:
         if self.model == MODEL_NAME:
             from parallelbench_lmeval.models.dllm import check_model_args
 
-            check_model_args(
-                dict(self.model_args or {}),
-                {"batch_size": self.batch_size, "max_batch_size": self.max_batch_size, "device": self.device},
-            )
-        return original(self, *args, **kwargs)
+            with user_errors_as_one_line():
+                check_model_args(
+                    dict(self.model_args or {}),
+                    {"batch_size": self.batch_size, "max_batch_size": self.max_batch_size, "device": self.device},
+                    self.gen_kwargs,
+                )
+        try:
+            return original(self, *args, **kwargs)
+        except ValueError as error:
+            if not str(error).startswith(LM_EVAL_TASKS_NOT_FOUND):
+                raise
+            unknown = str(error)[len(LM_EVAL_TASKS_NOT_FOUND):].split(", ")
+            task_manager = _last_task_manager[0]()
+            with user_errors_as_one_line():
+                raise unknown_tasks_error(unknown, task_manager.all_tasks if task_manager else []) from None
 
     process_tasks._parallelbench = True
     config_class.process_tasks = process_tasks

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+# the decoding-order statistics (decoding/order.py): Kendall's tau and Spearman's rho against left
+# to right, then both without the padding tail
+ORDER_METRICS = ("dec_order_kendall", "dec_order_spearman", "dec_order_kendall_ignore_pad", "dec_order_spearman_ignore_pad")
+
+
 class DecodedText(str):
     """Generated text, plus the decoding statistics of the sample that produced it."""
 
@@ -35,3 +40,4 @@ class BatchOutput(NamedTuple):
     nfe: list[int]
     gen_tokens: list[int]  # generated tokens that are not end-of-text or padding
     canvas_length: list[int]  # positions decoded (tokens; items for the ideal model)
+    decoding_order: list[dict[str, float]]  # the order metrics defined for each (decoding/order.py)

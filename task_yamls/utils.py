@@ -1,41 +1,38 @@
-"""lm-eval glue for ParallelBench: load the released items, give each its own one-shot example, score outputs.
+"""lm-eval glue for ParallelBench: load the items, give each its own one-shot example, score outputs.
 
 The scoring itself lives in `parallelbench_lmeval.scoring`; this file only maps items and
-outputs onto it. Items ship in `data/` beside this file (the released benchmark, unchanged).
+outputs onto it. Items ship in `data/` beside this file (the released benchmark, unchanged);
+generated tasks draw theirs with `parallelbench_lmeval.generate`, prompt variants come from
+`parallelbench_lmeval.variants`.
 """
 
 from __future__ import annotations
 
 import json
-from functools import cache
 from pathlib import Path
 
 import datasets
-import yaml
 from lm_eval.api.samplers import ContextSampler
 
+from parallelbench_lmeval.generate.families import family as generated_family
+from parallelbench_lmeval.generate.items import DEFAULT_NUM_ITEMS, generate_items
+from parallelbench_lmeval.generate.sources import released_config
+from parallelbench_lmeval.lm_eval_logs import quiet_custom_dataset_notice
+from parallelbench_lmeval.options import as_bool, positive_int
 from parallelbench_lmeval.scoring import grammar as grammar_checks
 from parallelbench_lmeval.scoring import lists, puzzles, text
 from parallelbench_lmeval.scoring.scorers import scorers_record, warn_if_not_comparable
 from parallelbench_lmeval.stats import decode_stats
+from parallelbench_lmeval.variants import apply_variant
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+quiet_custom_dataset_notice()  # lm-eval's notice for every task built by a Python function: ours all are
 # Text Writing: the released metric name -> the task's scores (besides `pb_acc`, which is the grammar score).
 TEXT_WRITING_SCORES = {
     "summary_score": ("grammar", "rougeL", "rouge1", "rouge2", "score"),
     "paraphrase_score": ("grammar", "bertscore", "inv_bleu", "score"),
     "sentence_to_words_score": ("grammar", "inclusion", "score"),
 }
-
-
-@cache
-def released_config(released_task: str) -> dict:
-    """The released `task_config.yaml` entry, e.g. `waiting_line/copy` (prompt template, metric name)."""
-    folder = released_task.split("/")[0]
-    configs = yaml.safe_load((DATA_DIR / folder / "task_config.yaml").read_text())
-    if released_task not in configs:
-        raise ValueError(f"unknown released task {released_task!r}; allowed: {', '.join(sorted(configs))}")
-    return configs[released_task]
 
 
 def render_prompt(template: str, fields: dict) -> str:
@@ -58,29 +55,61 @@ def reference_text(item: dict) -> str:
 
 
 def item_to_doc(item: dict, template: str, metric: str) -> dict:
-    examples = item["input"].get("icl_examples") or []
-    example = examples[0] if examples else None
+    examples = [
+        {"question": render_prompt(template, example["input"]), "answer": answer_text(example["answer"])}
+        for example in item["input"].get("icl_examples") or []
+    ]
     return {
         "question": render_prompt(template, item["input"]),
         "answer": reference_text(item),
-        "example_question": render_prompt(template, example["input"]) if example else "",
-        "example_answer": answer_text(example["answer"]) if example else "",
+        "examples": json.dumps(examples),
         "metric": metric,
         "item": json.dumps(item),
     }
 
 
+def read_items(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def task_items(
+    released_task: str | None, generated: dict | None, items_file: str | None, num_items, allow_released
+) -> tuple[str, list[dict]]:
+    """The released task config key whose template and metric apply, and the items: released,
+    read from a generated task folder's file, or drawn by the generator."""
+    if generated is None:
+        return released_task, read_items(DATA_DIR / f"{released_task}.jsonl")
+    family, size = generated_family(generated["family"]), generated["n"]
+    if items_file:
+        return family.config_key(size), read_items(Path(items_file))
+    count = positive_int("num_items", num_items) if num_items is not None else DEFAULT_NUM_ITEMS
+    items = generate_items(family, size, generated["seed"], count, allow_released=as_bool("allow_released", allow_released))
+    return family.config_key(size), items
+
+
 def load_items(
-    released_task: str,
+    released_task: str | None = None,
+    generated: dict | None = None,
+    items_file: str | None = None,
+    variant: str | None = None,
+    num_items=None,
+    allow_released=False,
     scorers: str | None = None,
     grammar: str | None = None,
     languagetool_url: str | None = None,
     bertscore_model: str | None = None,
     bertscore_num_layers: int | None = None,
     scored_with: dict | None = None,
+    n=None,
     **_metadata,
 ) -> datasets.DatasetDict:
-    """`custom_dataset` of every task: the released items as one `test` split.
+    """`custom_dataset` of every task: its items as one `test` split.
+
+    `released_task` names the released items; `generated` ({family, n, seed}, the generated tasks'
+    YAML) draws items of any size instead (`parallelbench_lmeval.generate`), or reads the ones a
+    task folder froze in `items_file`; `variant` rewrites the prompt and examples
+    (`parallelbench_lmeval.variants`). `num_items` and `allow_released` come from `--metadata`
+    and apply to generated tasks.
 
     lm-eval calls it while building the task, before any generation, so the scorers a task
     needs (grammar checker, BERTScore model) are started here and a missing one fails the run
@@ -90,10 +119,17 @@ def load_items(
     filled with the scorers in use (`scorers_record`), and lm-eval writes the task's
     config, this dict included, into the results JSON.
     """
-    config = released_config(released_task)
-    metric = config["metric"]
-    lines = (DATA_DIR / f"{released_task}.jsonl").read_text().splitlines()
-    docs = [item_to_doc(json.loads(line), config["prompt"], metric) for line in lines if line.strip()]
+    if n is not None:
+        raise ValueError(
+            f"--metadata n={n!r}: the size of generated items is part of the task name, e.g. "
+            f"--tasks parallelbench_gen_copy_n{n} (see `parallelbench generate --help`); released tasks keep their items"
+        )
+    config_key, items = task_items(released_task, generated, items_file, num_items, allow_released)
+    config = released_config(config_key)
+    metric, template = config["metric"], config["prompt"]
+    if variant:
+        template, items = apply_variant(variant, config_key, template, items)
+    docs = [item_to_doc(item, template, metric) for item in items]
     if metric in TEXT_WRITING_SCORES:
         backend, url = grammar_checks.grammar_settings(grammar, languagetool_url, scorers)
         bertscore = text.bertscore_settings(bertscore_model, bertscore_num_layers, scorers) if metric == "paraphrase_score" else None
@@ -113,18 +149,24 @@ def load_items(
 
 
 class OwnExampleSampler(ContextSampler):
-    """One-shot from the item itself: fewshot_config reads its `example_question`/`example_answer`.
+    """The shots of the item itself: each doc carries its examples (`examples`, JSON, each a
+    `question` and an `answer`), which lm-eval renders as docs of their own.
 
-    Each released item carries its own example, so the "sampled" shot is the test doc; it
-    needs `fewshot_config.split` equal to `test_split` so lm-eval passes that doc in.
+    Each released item carries its own example (a variant may carry more), so the "sampled"
+    shots come from the test doc; it needs `fewshot_config.split` equal to `test_split` so
+    lm-eval passes that doc in.
     """
 
     def sample(self, n, eval_doc=None, df=None, **kwargs):
-        if n != 1:
-            raise ValueError(f"ParallelBench items carry exactly one example of their own: num_fewshot must be 0 or 1, got {n}")
-        if eval_doc is None or not eval_doc.get("example_question"):
-            raise ValueError("OwnExampleSampler needs the test item (fewshot_config.split = test_split) and an item with an example")
-        return [eval_doc]
+        if eval_doc is None or "examples" not in eval_doc:
+            raise ValueError("OwnExampleSampler needs the test item (fewshot_config.split = test_split)")
+        examples = json.loads(eval_doc["examples"])
+        if not 0 < n <= len(examples):
+            raise ValueError(
+                f"these ParallelBench items carry {len(examples)} example(s) of their own: "
+                f"num_fewshot must be 0 to {len(examples)}, got {n}"
+            )
+        return examples[:n]
 
 
 def item_scores(output: str, doc: dict) -> dict[str, float]:

@@ -53,3 +53,19 @@ def no_weights(monkeypatch):
         raise AssertionError("weights were loaded")
 
     monkeypatch.setattr(transformer_backend, "load_model", refuse)
+
+
+@pytest.fixture(scope="session")
+def tiny_block_diffusion_dir(tmp_path_factory):
+    """The block-diffusion stand-in decoded as SDAR (blocks of 4)."""
+    from parallelbench_lmeval.tiny_models import tiny_block_diffusion_standin
+
+    return tiny_block_diffusion_standin(tmp_path_factory.mktemp("tiny_sdar"))
+
+
+@pytest.fixture(scope="session")
+def tiny_shifted_block_diffusion_dir(tmp_path_factory):
+    """The block-diffusion stand-in decoded as Fast-dLLM v2 (shifted, attention blocks of 8)."""
+    from parallelbench_lmeval.tiny_models import tiny_block_diffusion_standin
+
+    return tiny_block_diffusion_standin(tmp_path_factory.mktemp("tiny_fast_dllm_v2"), block_size=8, shifted=True)

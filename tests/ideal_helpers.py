@@ -6,10 +6,10 @@ import json
 
 import yaml
 
-from parallelbench_lmeval.registration import task_dir
+from parallelbench_lmeval.task_folder import data_dir
 from parallelbench_lmeval.scoring import lists, puzzles
 
-DATA = task_dir() / "data"
+DATA = data_dir()
 # (folder, released task name, ideal task family)
 RELEASED = {
     "copy": ("waiting_line", "copy"),

@@ -17,13 +17,15 @@ STANDIN_TASK = "pb_report_standin"
 
 
 def write_run(root: Path, model: str, engine: str, model_args, gen_kwargs, tasks: dict, date: str,
-              items: dict | None = None, limit: float | None = None, scored_with: dict | None = None) -> Path:
+              items: dict | None = None, limit: float | None = None, scored_with: dict | None = None,
+              metrics: dict | None = None) -> Path:
     """An lm-eval output folder `root/<model>/results_<date>.json` (+ samples files).
 
     tasks: {task: (accuracy fraction, tokens per step or None, max_gen_toks)}
     items: {task: [(doc_id, score, tokens per step or None)]}
     limit: the run's `--limit`, recorded as lm-eval does (a float; the tasks have 100 items)
     scored_with: {task: record} what scored a Text Writing task, as task_yamls/utils.py records it
+    metrics: {task: {metric: value}} further metrics of the task (e.g. dec_order_kendall)
     """
     folder = root / model.replace("/", "__")
     folder.mkdir(parents=True, exist_ok=True)
@@ -32,6 +34,7 @@ def write_run(root: Path, model: str, engine: str, model_args, gen_kwargs, tasks
         results[task] = {"alias": task, "pb_acc,none": accuracy, "pb_acc_stderr,none": 0.01}
         if tps is not None:
             results[task]["tokens_per_step,none"] = tps
+        results[task].update({f"{name},none": value for name, value in (metrics or {}).get(task, {}).items()})
         configs[task] = {"task": task, "output_type": "generate_until",
                          "generation_kwargs": {"until": [], "max_gen_toks": gen_length}}
         if scored_with and task in scored_with:

@@ -8,15 +8,18 @@ import os
 
 import yaml
 
-from parallelbench_lmeval.registration import task_dir
+from parallelbench_lmeval.task_folder import data_dir
 
-DATA_DIR = task_dir() / "data"
+DATA_DIR = data_dir()
 
 WAITING_LINE = ("copy", "sort", "reverse", "shuffle", "replace_index", "replace_random",
                 "insert_index", "insert_random", "remove_index", "remove_random")
 TEXT_WRITING = ("summarization", "paraphrasing", "w2s_easy", "w2s_medium", "w2s_hard")
 PUZZLE = ("latin_square", "sudoku")
 W2S_LENGTHS = tuple(f"w2s_{level}_n{n}" for level in ("easy", "medium", "hard") for n in (1, 3, 4, 5, 6, 7))
+# what `dllm` attaches to every sample, and the tasks declare as metrics (the order metrics: docs/dllm.md)
+DECODE_STATS = {"nfe", "tokens_per_step", "gen_tokens", "decode_seconds", "dec_order_kendall", "dec_order_spearman",
+                "dec_order_kendall_ignore_pad", "dec_order_spearman_ignore_pad"}
 
 # SPEC §2 table: task -> (released task_config key, item count, shots, max_gen_toks).
 CORE_TASKS = {

@@ -9,7 +9,7 @@ from parallelbench_lmeval.decoding import DecodingConfig, unmask
 from parallelbench_lmeval.decoding import selection
 from parallelbench_lmeval.decoding.noise import RowNoise
 from parallelbench_lmeval.decoding.proposal import propose
-from parallelbench_lmeval.decoding.schedule import block_schedule, spread
+from parallelbench_lmeval.decoding.schedule import block_schedule, dream_counts, spread
 from parallelbench_lmeval.decoding.scores import SCORES
 from parallelbench_lmeval.decoding.step import Block, Query, Step
 
@@ -118,6 +118,38 @@ def test_factor_off_by_one_of_the_released_code_is_fixed():
     assert selection.factor(scores, candidates, 1.0).tolist() == [[True, True, False]]
 
 
+@pytest.mark.parametrize(
+    "values, f, expected",
+    [
+        ([0.95, 0.9, 0.5], 1.0, [True, True, True]),  # only the last rank fails: the released rule commits all
+        ([0.95, 0.9, 0.6, 0.55], 1.0, [True, True, False, False]),  # rank 3 of 4 fails: stop before it
+        ([0.95, 0.5, 0.4, 0.3], 1.0, [True, False, False, False]),  # rank 2 fails
+        ([0.99, 0.98, 0.97], 1.0, [True, True, True]),  # none fails
+        ([0.2], 0.01, [True]),  # one candidate
+    ],
+)
+def test_released_factor_rule_has_the_off_by_one(values, f, expected):
+    scores, candidates = scores_and_candidates(values)
+    assert selection.released_factor(scores, candidates, f).tolist() == [expected]
+
+
+def test_released_factor_compares_in_the_scores_precision():
+    # c(2) = float32(0.8); the bound 1 - f/3 lies just above it in float64 but rounds to it in float32,
+    # where the reference compares (a float32 tensor against a Python float): rank 2 passes
+    c = torch.tensor(0.8, dtype=torch.float32).item()
+    f = 3 * (1 - (c + 1e-12))
+    bound = 1 - f / 3
+    assert c < bound and torch.tensor(bound, dtype=torch.float32).item() == c
+    scores, candidates = scores_and_candidates([0.99, c, 0.1, 0.05])
+    assert selection.released_factor(scores, candidates, f).tolist() == [[True, True, False, False]]
+    assert selection.released_factor(scores.double(), candidates, f).tolist() == [[True, False, False, False]]
+
+
+def test_released_factor_with_entropy_scores_commits_one_below_minus_one():
+    scores, candidates = scores_and_candidates([-1.5, -2.0, NEG])
+    assert selection.released_factor(scores, candidates, 1.0).tolist() == [[True, False, False]]
+
+
 def test_factor_ignores_non_candidates():
     scores, candidates = scores_and_candidates([0.99, NEG, 0.98])
     assert selection.factor(scores, candidates, 1.0).tolist() == [[True, False, True]]
@@ -149,16 +181,93 @@ def test_left_to_right_blocks_that_do_not_divide():
     ]
 
 
+def reference_dream_counts(masks: int, steps: int, eps: float) -> list[int]:
+    """The benchmark's Dream step counts written out step by step, as its sample_block computes them:
+    0-dim float32 tensors for the timesteps and the mask count, truncation by int()."""
+    timesteps = torch.linspace(1, eps, steps + 1)
+    counts = []
+    for i in range(steps):
+        left = torch.tensor([[masks - sum(counts)]]).sum() / 1  # a float32 tensor, as mask_index.sum() / B
+        t, s = timesteps[i], timesteps[i + 1]
+        counts.append(int(left * (1 - s / t)) if i < steps - 1 else int(left))
+    return counts
+
+
+@pytest.mark.parametrize("eps", [0.0, 1e-3])
+def test_dream_counts_follow_the_reference_float32_arithmetic(eps):
+    for length in (1, 2, 4, 8, 16, 32, 64, 128):
+        for steps in range(1, length + 1):
+            assert list(dream_counts(length, steps, eps)) == reference_dream_counts(length, steps, eps)
+
+
+def test_dream_counts_are_uneven_and_can_be_zero():
+    assert dream_counts(32, 16) == (2, 1) + (2,) * 13 + (3,)  # k = 2
+    assert dream_counts(32, 32) == (1, 1, 1, 1, 0) + (1,) * 26 + (2,)  # k = 1
+    assert dream_counts(32, 2) == (16, 16) and spread(32, 2) == (16, 16)  # at most 2 steps: the same as even
+
+
+def test_dream_schedule_counts_a_step_that_commits_nothing_without_running_it():
+    config = DecodingConfig.from_options(gen_length=32, k=1, schedule="dream")
+    (block,) = block_schedule(config)
+    assert sum(block.step_counts) == 32 and 0 not in block.step_counts
+    assert (len(block.step_counts), block.idle_steps) == (31, 1)
+    table = [[float(i % 4), 0, 1.0, 0.5, 0] for i in range(32)]
+    denoise, calls = fixed_denoiser(table)
+    result = unmask(denoise, 2, config, MASK)
+    assert len(calls) == 31 and result.nfe.tolist() == [32, 32]  # 31 passes run, the idle one counted
+    assert (result.tokens != MASK).all()
+
+
+def test_even_is_the_default_schedule_without_a_family():
+    (block,) = block_schedule(DecodingConfig.from_options(gen_length=32, k=2))
+    assert block.step_counts == (2,) * 16 and block.idle_steps == 0
+
+
+def test_the_family_decides_the_default_schedule_of_top_k_only():
+    top_k = DecodingConfig.from_options(gen_length=32, k=2)
+    assert top_k.with_family_defaults("dream").schedule == "dream"
+    assert top_k.with_family_defaults("llada").schedule == "even"
+    assert DecodingConfig.from_options(gen_length=32, k=2, schedule="even").with_family_defaults("dream").schedule == "even"
+    threshold = DecodingConfig.from_options(gen_length=32, threshold=0.9)
+    assert threshold.with_family_defaults("dream").schedule is None  # adaptive: no schedule to spread
+    assert DecodingConfig.from_options(gen_length=32, sampler="wino").with_family_defaults("dream").schedule is None
+
+
 def test_adaptive_blocks_have_no_fixed_counts():
     config = DecodingConfig.from_options(gen_length=8, threshold=0.9, block_length=4)
     assert [b.step_counts for b in block_schedule(config)] == [None, None]
+
+
+# ---------------------------------------------------------------- compat=parallelbench
+def test_compat_on_dream_normalises_over_the_mask_token_and_never_proposes_it():
+    logits = torch.tensor([[[1.0, 2.0, 0.0, 0.0, 3.0]]])  # the mask (id 4) is the most likely token
+    query = Query(torch.tensor([[0]]), Block(0, 1))
+    step = Step.predict(logits.clone(), query, 0, torch.tensor([0]), torch.tensor([[MASK]]), 0.0,
+                        torch.tensor([], dtype=torch.long), None, MASK, torch.float32, mask_normalised=True)
+    expected = torch.softmax(logits[0, 0], -1)
+    assert step.proposal.tolist() == [[1]]
+    assert step.probs[0, 0, :MASK].tolist() == pytest.approx(expected[:MASK].tolist())
+    assert step.probs[0, 0, MASK].item() == 0
+
+
+def test_compat_resolves_per_family():
+    config = DecodingConfig.from_options(gen_length=32, sampler="wino", compat="parallelbench")
+    assert config.value("wino_canvas") == "plain"  # the benchmark's WINO
+    assert DecodingConfig.from_options(gen_length=32, sampler="wino").value("wino_canvas") == "extended"
+    assert DecodingConfig.from_options(gen_length=32, k=2, compat="parallelbench").with_family_defaults("dream").family == "dream"
+    with pytest.raises(ValueError, match="compat=parallelbench decodes dream top-k on schedule=dream"):
+        DecodingConfig.from_options(gen_length=32, k=2, schedule="even", compat="parallelbench").with_family_defaults("dream")
+    with pytest.raises(ValueError, match="decodes the whole canvas as one block"):
+        DecodingConfig.from_options(gen_length=32, sampler="klass", block_length=8,
+                                    compat="parallelbench").with_family_defaults("dream")
 
 
 # ---------------------------------------------------------------- validation
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"unmasking": "lowest_entropy"}, "unknown unmasking strategy 'lowest_entropy'; allowed: random, confidence"),
+        ({"unmasking": "lowest_entropy"},
+         "unknown unmasking strategy 'lowest_entropy' (did you mean 'entropy'?); allowed: random, confidence"),
         ({"threshold": 0.9, "factor": 1.0}, "threshold and factor"),
         ({"k": 2, "steps": 4}, "either k (tokens per step) or steps"),
         ({"block_length": 5}, "block_length=5 does not divide the generation length 32; allowed: 1, 2, 4, 8, 16, 32"),
@@ -174,6 +283,13 @@ def test_adaptive_blocks_have_no_fixed_counts():
         ({"steps": 6, "block_length": 8}, "steps=6 cannot be split evenly over 4 blocks"),
         ({"top_p": 0.9}, "unknown decoding option(s) ['top_p']"),
         ({"unmasking": "entropy", "threshold": 0.9}, "threshold must be <= 0"),
+        ({"k": 2, "schedule": "uneven"}, "unknown schedule 'uneven'; allowed: even, dream"),
+        ({"threshold": 0.9, "schedule": "dream"}, "schedule=dream spreads the tokens of top-k decoding"),
+        ({"sampler": "klass", "schedule": "dream"}, "with sampler=standard or pc"),
+        ({"k": 2, "dream_eps": 0.001}, "dream_eps is the last timestep of schedule=dream; got schedule=None"),
+        ({"k": 2, "schedule": "dream", "dream_eps": 1.0}, "dream_eps must lie in [0, 1), got 1.0"),
+        ({"compat": "benchmark"}, "unknown compat 'benchmark'; allowed: none, parallelbench"),
+        ({"sampler": "wino", "wino_canvas": "extended", "compat": "parallelbench"}, "wino_canvas=extended is WINO-DLLM's"),
     ],
 )
 def test_invalid_options_are_rejected_with_a_clear_message(options, message):
@@ -319,7 +435,7 @@ def test_a_step_in_a_reused_workspace_gives_the_references_probabilities(dtype):
         canvas = torch.full((rows, width), MASK)
         query = Query(torch.arange(width).expand(rows, -1), Block(0, width))
         step = Step.predict(logits.clone(), query, 0, torch.arange(rows), canvas, 0.0, torch.tensor([MASK]),
-                            batch_noise(0, rows), MASK, dtype, workspace)
+                            batch_noise(0, rows), MASK, dtype, workspace=workspace)
         expected = logits.index_fill(-1, torch.tensor([MASK]), float("-inf")).to(dtype).softmax(-1)
         assert step.probs.dtype == dtype and torch.equal(step.probs, expected)
         assert torch.equal(step.proposal, expected.argmax(-1))

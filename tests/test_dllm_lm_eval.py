@@ -43,6 +43,7 @@ def test_lm_eval_cli_runs_dllm_with_statistics_in_samples(tiny_masked_lm_dir, tm
     for sample in samples:
         assert sample["nfe"] == 8 and sample["tokens_per_step"] == 4.0
         assert 0 <= sample["gen_tokens"] <= 32 and sample["decode_seconds"] > 0
+        assert -1 <= sample["dec_order_kendall"] <= 1 and -1 <= sample["dec_order_spearman"] <= 1
 
 
 @pytest.mark.slow
@@ -106,3 +107,31 @@ def test_data_parallel_over_two_processes_sums_the_totals(tiny_masked_lm_dir, tm
     assert config["dllm"]["world_size"] == 2
     assert config["dllm_totals"]["samples"] == 6 and config["dllm_totals"]["nfe"] == 24
     assert len(samples_file.read_text().splitlines()) == 6
+
+
+def test_the_results_record_the_effective_decoding_configuration():
+    """Every option the run decoded with, defaults resolved (PC-Sampler's lambda, alpha and table here),
+    and tokens per step of the totals named apart from the tasks' `tokens_per_step` metric."""
+    import dataclasses
+
+    from lm_eval import simple_evaluate
+
+    from parallelbench_lmeval.decoding import DecodingConfig
+    from parallelbench_lmeval.decoding.config import SAMPLERS
+    from parallelbench_lmeval.models.dllm import DiffusionLM
+
+    from lm_eval.tasks import TaskManager
+
+    lm = DiffusionLM(pretrained="ideal", sampler="pc", k=2, device="cpu")
+    results = simple_evaluate(model=lm, tasks=["parallelbench_copy", "parallelbench_sudoku"], limit=2,
+                              bootstrap_iters=0, task_manager=TaskManager(include_defaults=False))
+    (copy, sudoku) = results["config"]["dllm"]["decoding"]
+    assert copy["tasks"] == ["parallelbench_copy"] and sudoku["tasks"] == ["parallelbench_sudoku"]
+    assert copy["gen_length"] == 32 and sudoku["gen_length"] == 64
+    fields = {f.name for f in dataclasses.fields(DecodingConfig)} - {"parameters"}
+    assert set(copy) == {"tasks", *fields, *SAMPLERS["pc"].parameters}
+    assert {name: copy[name] for name in SAMPLERS["pc"].parameters} == {
+        "pc_lambda": 0.25, "pc_alpha": 10.0, "pc_frequencies": "uniform"}
+    assert copy["sampler"] == "pc" and copy["k"] == 2 and copy["temperature"] == 0.0 and copy["cache"] == "none"
+    totals = results["config"]["dllm_totals"]
+    assert "tokens_per_step" not in totals and totals["pooled_tokens_per_step"] == totals["canvas_tokens"] / totals["nfe"]

@@ -106,7 +106,7 @@ def test_outputs_carry_statistics(tiny_masked_lm_dir):
     info = lm.get_model_info()
     assert info["dllm_totals"]["samples"] == len(PROMPTS)
     assert info["dllm_totals"]["nfe"] == 4 * len(PROMPTS)
-    assert info["dllm_totals"]["tokens_per_step"] == 4.0
+    assert info["dllm_totals"]["pooled_tokens_per_step"] == 4.0
     assert info["dllm"]["family"] == "masked_lm"
 
 
@@ -168,7 +168,7 @@ def test_block_length_not_dividing_fails_before_the_weights_load(tiny_masked_lm_
 
 
 def test_unknown_family_is_rejected(tiny_masked_lm_dir):
-    with pytest.raises(ValueError, match="unknown family 'gpt'; allowed: llada, dream, masked_lm"):
+    with pytest.raises(ValueError, match="unknown family 'gpt'; allowed: llada, llada_moe, dream, masked_lm, sdar, llada2, fast_dllm_v2"):
         DiffusionLM(pretrained=str(tiny_masked_lm_dir), device="cpu", family="gpt")
 
 

@@ -24,8 +24,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-# hub organisations whose models ship their own modeling code (LLaDA, Dream, DiffuCoder)
-REMOTE_CODE_ORGS = ("GSAI-ML/", "Dream-org/", "apple/DiffuCoder")
+# hub organisations whose models ship their own modeling code (LLaDA, Dream, DiffuCoder, LLaDA-MoE,
+# LLaDA2.x, SDAR, TraDo, Fast-dLLM v2)
+REMOTE_CODE_ORGS = ("GSAI-ML/", "Dream-org/", "apple/DiffuCoder", "inclusionAI/", "JetLM/", "Gen-Verse/",
+                    "Efficient-Large-Model/")
 KNOWN_ENVIRONMENT = re.compile(r"(PARALLELBENCH_[A-Z_]+|HF_[A-Z_]+|CUDA_VISIBLE_DEVICES)=")
 
 
@@ -75,8 +77,10 @@ def task_names() -> set[str]:
 
 
 def check_tasks(tasks: str | list[str]) -> None:
+    from parallelbench_lmeval.generate.families import parse_name  # raises on an impossible generated name
+
     listed = tasks.split(",") if isinstance(tasks, str) else tasks
-    unknown = [task for task in listed if task not in task_names()]
+    unknown = [task for task in listed if task not in task_names() and parse_name(task) is None]
     assert not unknown, f"unknown task(s) {unknown}"
 
 
@@ -248,3 +252,47 @@ def test_the_quick_start_command_runs_as_written(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "parallelbench_waiting_line" in done.stdout and "pb_acc" in done.stdout
     assert list((tmp_path / "results" / "ideal_k2").rglob("results_*.json"))
+
+
+def markdown_tables(text: str) -> list[list[list[str]]]:
+    """Every table of a markdown text as rows of cells (code blocks skipped); a table ends at the first
+    line that does not start with `|`."""
+    tables, current = [], None
+    for line in re.sub(r"```.*?```", "", text, flags=re.S).splitlines():
+        if line.startswith("|"):
+            cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            current = current if current is not None else []
+            current.append(cells)
+        elif current is not None:
+            tables.append(current)
+            current = None
+    return tables + ([current] if current else [])
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=[path.name for path in DOCUMENTS])
+def test_every_table_has_its_header_and_one_width(path):
+    """A blank line inside a table starts a new one without a header: its rows render as text."""
+    for table in markdown_tables(path.read_text(encoding="utf-8")):
+        assert len(table) >= 2 and all(re.fullmatch(r":?-+:?", cell) for cell in table[1]), (
+            f"{path.name}: a table without a header row: {table[0]}")
+        assert {len(row) for row in table} == {len(table[0])}, f"{path.name}: rows of different widths in {table[0]}"
+
+
+def test_the_model_options_table_holds_every_model_option():
+    from parallelbench_lmeval.models.settings import ModelSettings
+
+    text = (REPO / "docs" / "dllm.md").read_text(encoding="utf-8")
+    (table,) = [t for t in markdown_tables(text) if t[0] == ["option", "default", "meaning"]]
+    documented = {name.strip("`") for row in table[2:] for name in row[0].split(", ")}
+    fields = {f for f in ModelSettings.__dataclass_fields__} - {"decoding_defaults"}
+    assert fields - documented <= {"seed", "suppress_eos"}  # in the decoding options table
+    assert {"cache", "mc_num", "cfg_scale", "check_greedy"} <= documented
+
+
+def test_the_example_sweep_writes_only_into_ignored_folders_by_default():
+    """Run without arguments, examples/ideal_sweep.sh must not overwrite the committed examples/report/."""
+    script = (REPO / "examples" / "ideal_sweep.sh").read_text(encoding="utf-8")
+    defaults = re.findall(r"^\w+=\$\{[12]:-([^}]+)\}", script, flags=re.M)
+    assert len(defaults) == 2, "the script's RESULTS and REPORT defaults"
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *defaults], cwd=REPO, capture_output=True, text=True)
+    assert ignored.stdout.split() == defaults

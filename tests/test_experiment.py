@@ -42,10 +42,13 @@ models:
     return path
 
 
-def test_a_dllm_and_an_hf_model_in_one_run_share_one_report(tmp_path, tiny_mc_tasks, tiny_masked_lm_dir, tiny_dream_dir):
+def test_a_dllm_and_an_hf_model_in_one_run_share_one_report(tmp_path, tiny_mc_tasks, tiny_masked_lm_dir, tiny_dream_dir,
+                                                           capsys):
     output = tmp_path / "runs"
     spec = write_experiment(tmp_path / "experiment.yaml", tiny_mc_tasks, output, tiny_masked_lm_dir, tiny_dream_dir)
     assert experiment.main([str(spec)]) == 0
+    printed = [line.split()[:2] for line in capsys.readouterr().out.splitlines()]  # ends with the summary table
+    assert ["diffusion", "confidence-topk"] in printed and ["autoregressive", "autoregressive"] in printed
     summary = json.loads((output / "report" / "summary.json").read_text())
     assert set(summary["models"]) == {"diffusion", "autoregressive"}
     assert summary["models"]["diffusion"]["engine"] == "dllm" and summary["models"]["autoregressive"]["engine"] == "hf"
@@ -89,7 +92,7 @@ def test_a_bad_experiment_is_refused_before_any_model_loads(tmp_path, models, me
 def test_unknown_settings_and_tasks_are_named(tmp_path):
     spec = tmp_path / "experiment.yaml"
     spec.write_text("output_path: out\ntasks: [parallelbench_copy]\nmodels: []\nbatchsize: 8\n")
-    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['batchsize'\]"):
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['batchsize'\] \(did you mean 'batch_size'\?\)"):
         experiment.main([str(spec)])
     spec.write_text(f"output_path: {tmp_path / 'runs'}\ntasks: [no_such_task]\nmodels:\n  - {{name: a, model: dllm, model_args: pretrained=ideal}}\n")
     with pytest.raises(ValueError, match=r"unknown task\(s\) \['no_such_task'\]"):

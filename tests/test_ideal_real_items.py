@@ -29,7 +29,7 @@ def run(task, options, chat=False, folder=None, seed=0):
     contexts = [prompt(config["prompt"], item, chat) for item in items]
     decoding = DecodingConfig.from_options(gen_length=64, **options)
     generators = [torch.Generator().manual_seed(seed + i) for i in range(len(contexts))]
-    texts, nfes, counts, _ = IdealBackend().generate(contexts, decoding, generators)
+    texts, nfes, counts, *_ = IdealBackend().generate(contexts, decoding, generators)
     scores = [score(task, config["metric"], text, item) for text, item in zip(texts, items)]
     return sum(scores) / len(scores), nfes, counts
 
@@ -167,13 +167,13 @@ def test_the_simulation_decodes_on_one_thread_and_gives_the_others_back(monkeypa
     busy 2-core machine); the thread count of the process is restored after each batch."""
     import parallelbench_lmeval.ideal.model as ideal_model
 
-    seen, real_decode = [], ideal_model.decode
+    seen, real_decode = [], ideal_model.decode_result
 
     def recording(*args, **kwargs):
         seen.append(torch.get_num_threads())
         return real_decode(*args, **kwargs)
 
-    monkeypatch.setattr(ideal_model, "decode", recording)
+    monkeypatch.setattr(ideal_model, "decode_result", recording)
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:

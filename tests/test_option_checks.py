@@ -34,17 +34,33 @@ REFUSED = [
     ({"pretrained": TINY, "eos_id": "-7"}, "eos_id must be a non-negative integer, got '-7'"),
     ({"pretrained": TINY, "mask_id": "999999"}, "mask_id=999999 is outside the vocabulary of"),
     ({"pretrained": TINY, "eot_id": "30522"}, "eot_id=30522 is outside the vocabulary of"),
-    ({"pretrained": TINY, "dtype": "float8"}, "unknown dtype 'float8'; allowed: auto, bfloat16, float16, float32"),
-    ({"pretrained": TINY, "family": "gpt"}, "unknown family 'gpt'; allowed: llada, dream, masked_lm"),
+    ({"pretrained": TINY, "dtype": "float8"},
+     "unknown dtype 'float8' (did you mean 'float32'?); allowed: auto, bfloat16, float16, float32"),
+    ({"pretrained": TINY, "family": "gpt"},
+     "unknown family 'gpt'; allowed: llada, llada_moe, dream, masked_lm, sdar, llada2, fast_dllm_v2"),
     ({"pretrained": TINY, "trust_remote_code": "maybe"}, "trust_remote_code must be true or false, got 'maybe'"),
     ({"pretrained": TINY, "unmasking": "bogus"}, "unknown unmasking strategy 'bogus'; allowed:"),
+    ({"pretrained": TINY, "unmasking": "confidenc"}, "unknown unmasking strategy 'confidenc' (did you mean 'confidence'?)"),
+    ({"pretrained": TINY, "sampler": "winoo"}, "unknown sampler 'winoo' (did you mean 'wino'?)"),
+    ({"pretrained": TINY, "sampler": "dus", "dus_base": "1"}, "dus_base must be an integer >= 2, got 1"),
+    ({"pretrained": TINY, "wino_threshold": "1.5"}, "wino_threshold must lie in [0, 1], got 1.5"),
     ({"pretrained": TINY, "k": "0"}, "k (tokens per step) must be a positive integer, got 0"),
     ({"pretrained": TINY, "steps": "-1"}, "steps must be a positive integer, got -1"),
     ({"pretrained": TINY, "threshold": "1.5"}, "threshold must lie in (0, 1], got 1.5"),
     ({"pretrained": TINY, "temperature": "nan"}, "temperature must be a finite number, got 'nan'"),
+    ({"pretrained": TINY, "k": "2", "schedule": "uneven"}, "unknown schedule 'uneven'; allowed: even, dream"),
+    ({"pretrained": TINY, "threshold": "0.9", "schedule": "dream"}, "schedule=dream spreads the tokens of top-k decoding"),
+    ({"pretrained": TINY, "k": "2", "dream_eps": "0.001"}, "dream_eps is the last timestep of schedule=dream"),
+    ({"pretrained": TINY, "compat": "benchmark"}, "unknown compat 'benchmark'; allowed: none, parallelbench"),
+    ({"pretrained": TINY, "sampler": "wino", "wino_canvas": "extended", "compat": "parallelbench"},
+     "compat=parallelbench runs the benchmark's WINO (wino_canvas=plain)"),
     ({"pretrained": TINY, "top_p": "0.9"}, "unknown dllm option(s) ['top_p']"),
+    ({"pretrained": TINY, "thresh": "0.9"}, "unknown dllm option(s) ['thresh'] (did you mean 'threshold'?)"),
     ({"pretrained": "/no/such/model"}, "pretrained='/no/such/model': no such local folder"),
     ({"pretrained": "./models/missing"}, "pretrained='./models/missing': no such local folder"),
+    ({"pretrained": "models/tiny_lada"},
+     "pretrained='models/tiny_lada': no such local folder; models/ holds tiny_llada (did you mean 'tiny_llada'?)"),
+    ({"pretrained": "<folder whose config.json is not JSON>"}, "config.json is not valid JSON (Expecting value"),
     ({"pretrained": "<folder of a LLaDA config>"}, "pass trust_remote_code=True in --model_args if you trust"),
 ]
 
@@ -65,14 +81,29 @@ def remote_code_dir(tmp_path_factory):
     return folder
 
 
-def _resolve(args: dict, tiny: Path, remote: Path) -> dict:
-    paths = {TINY: str(tiny), "<folder of a LLaDA config>": str(remote)}
+@pytest.fixture(scope="module")
+def broken_config_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("broken_config")
+    (folder / "config.json").write_text("<html>not found</html>")
+    return folder
+
+
+@pytest.fixture
+def beside_a_models_folder(tmp_path, monkeypatch):
+    """Runs in a folder holding `models/tiny_llada/`, as after the README's tiny-model command."""
+    (tmp_path / "models" / "tiny_llada").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+
+
+def _resolve(args: dict, tiny: Path, remote: Path, broken: Path) -> dict:
+    paths = {TINY: str(tiny), "<folder of a LLaDA config>": str(remote), "<folder whose config.json is not JSON>": str(broken)}
     return {key: paths.get(value, value) for key, value in args.items()}
 
 
 @pytest.mark.parametrize("args, message", REFUSED, ids=[json.dumps(a) for a, _ in REFUSED])
-def test_bad_arguments_are_refused_before_the_weights_load(args, message, tiny_masked_lm_dir, remote_code_dir, no_weights):
-    resolved = _resolve(args, tiny_masked_lm_dir, remote_code_dir)
+def test_bad_arguments_are_refused_before_the_weights_load(args, message, tiny_masked_lm_dir, remote_code_dir,
+                                                           broken_config_dir, beside_a_models_folder, no_weights):
+    resolved = _resolve(args, tiny_masked_lm_dir, remote_code_dir, broken_config_dir)
     with pytest.raises(ValueError) as error:
         DiffusionLM(device="cpu", **resolved)
     assert message in str(error.value)

@@ -55,15 +55,28 @@ def test_options_strategies_and_nominal_tokens_per_step():
         (("unmasking", "margin"),): "topk-margin", (("unmasking", "left_to_right"),): "l2r",
         (("threshold", 0.9),): "confidence-threshold", (("factor", 1.1),): "confidence-factor",
         (("unmasking", "margin"), ("threshold", 0.9)): "margin-threshold",
+        (("sampler", "edit"), ("edit_threshold", 0.9)): "edit",  # LLaDA2.1's editing
     }
     for options, strategy in expected.items():
         assert strategy_id("dllm", dict(options)) == strategy
     assert strategy_id("hf", {}) == "autoregressive"
+    # a top-k run on another schedule than its family's is a strategy of its own
+    assert canonical_options("pretrained=x,k=2,schedule=dream", family="dream") == {"k": 2}
+    assert canonical_options("pretrained=x,k=2,schedule=even", family="llada") == {"k": 2}
+    even_dream = canonical_options("pretrained=x,k=2,schedule=even", family="dream")
+    assert strategy_id("dllm", even_dream) == "confidence-topk+even-schedule"
+    assert strategy_id("dllm", canonical_options("pretrained=x,k=2,schedule=dream,dream_eps=0.001",
+                                                 family="dream")) == "confidence-topk+dream-schedule"
+    # compat=parallelbench runs are named as such; compat=none is the default
+    assert strategy_id("dllm", canonical_options("pretrained=x,factor=1.0,compat=parallelbench")) == "confidence-factor+compat"
+    assert strategy_id("dllm", canonical_options("pretrained=x,factor=1.0,compat=none")) == "confidence-factor"
+    assert strategy_id("dllm", canonical_options("pretrained=x,sampler=wino,compat=parallelbench")) == "wino-plain+compat"
     assert nominal_tokens_per_step("hf", {}, 32) == 1.0
     assert nominal_tokens_per_step("dllm", {"k": 4}, 32) == 4.0
     assert nominal_tokens_per_step("dllm", {"steps": 8}, 32) == 4.0
     assert nominal_tokens_per_step("dllm", {}, 32) == 1.0
     assert math.isnan(nominal_tokens_per_step("dllm", {"threshold": 0.9}, 32))
+    assert math.isnan(nominal_tokens_per_step("dllm", {"sampler": "edit"}, 32))
 
 
 def test_oracle_from_threshold_sweep_samples(tmp_path):
@@ -116,6 +129,42 @@ def test_pb_scores_over_configurations_average_the_tasks(tmp_path):
     summary = analysis.strategy_summary(configurations, list(TASKS))
     assert (summary["PB80"], summary["PB75"], summary["PB70"]) == (1.0, 2.0, 4.0)
     assert [c["accuracy"] for c in summary["configurations"]] == pytest.approx([90.0, 75.0, 70.0])
+
+
+def test_aup_against_a_hand_computed_curve():
+    # (tokens per step, accuracy %), best accuracy 82, alpha 3, drop 5. Sorted: the first point is
+    # (1, 80), so points below 75 are left out: (4, 70). W(y) = exp(-3 (1 - y / 82)):
+    # W(80) = e^(-6/82) = 0.929440, W(78) = e^(-12/82) = 0.863862, W(76) = e^(-18/82) = 0.802912.
+    # AUP = 1 x 80 + (2 - 1) (78 W(78) + 80 W(80)) / 2 + (8 - 2) (76 W(76) + 78 W(78)) / 2
+    #     = 80 + (67.3812 + 74.3552) / 2 + 3 (61.0213 + 67.3812) = 80 + 70.8682 + 385.2075 = 536.0757
+    points = [(8.0, 76.0), (1.0, 80.0), (4.0, 70.0), (2.0, 78.0)]
+    assert analysis.aup(points, best=82.0) == pytest.approx(536.0757, abs=1e-4)
+    assert analysis.aup_weight(82.0, 82.0) == 1.0 and analysis.aup_weight(90.0, 82.0) == 1.0
+    # one point (an autoregressive model): its rectangle, unweighted
+    assert analysis.aup([(1.0, 60.0)], best=90.0) == 60.0
+    # of equal tokens per step the most accurate counts; nothing decoded or no point: nan
+    assert analysis.aup([(1.0, 80.0), (2.0, 70.0), (2.0, 78.0), (8.0, 76.0)], best=82.0) == pytest.approx(536.0757, abs=1e-4)
+    assert math.isnan(analysis.aup([(math.nan, 80.0)], best=80.0)) and math.isnan(analysis.aup([], best=80.0))
+    # every accuracy 0 (the best too): 0, not a division by zero
+    assert analysis.aup([(1.0, 0.0), (2.0, 0.0)], best=0.0) == 0.0
+
+
+def test_aup_per_strategy_is_the_mean_over_tasks_against_each_tasks_best_in_the_report(tmp_path):
+    date = iter(f"2025-01-01T00-00-{i:02d}" for i in range(20))
+    for k, (copy, sudoku) in {1: (1.0, 0.8), 2: (0.98, 0.78)}.items():
+        write_run(tmp_path / f"k{k}", "m", "dllm", "pretrained=m", f"k={k}", {TASKS[0]: (copy, None, 32),
+                  TASKS[1]: (sudoku, None, 64)}, next(date))
+    # another model sets sudoku's best accuracy to 90 %
+    write_run(tmp_path / "other", "other", "dllm", "pretrained=other", "k=1", {TASKS[1]: (0.9, None, 64)}, next(date))
+    configurations = load_configurations([tmp_path])
+    best = analysis.best_accuracies(configurations)
+    assert best == {TASKS[0]: 100.0, TASKS[1]: 90.0}
+    result = analysis.strategy_aup([c for c in configurations if c.model == "m"], list(TASKS), best)
+    copy = 100 + (98 * math.exp(-3 * 0.02) + 100) / 2
+    sudoku = 80 + (78 * math.exp(-3 * (1 - 78 / 90)) + 80 * math.exp(-3 * (1 - 80 / 90))) / 2
+    assert result["AUP_tasks"] == pytest.approx({TASKS[0]: copy, TASKS[1]: sudoku})
+    assert result["AUP"] == pytest.approx((copy + sudoku) / 2)
+    assert math.isnan(analysis.strategy_aup([], list(TASKS), best)["AUP"])
 
 
 def test_limit_is_read_per_task_and_counts_only_when_it_left_items_out(tmp_path):

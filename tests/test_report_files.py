@@ -135,10 +135,11 @@ def test_limited_runs_stay_out_of_the_public_leaderboard_files(tmp_path, caplog)
     assert not (out / "figures" / "smoke").exists()
 
     markdown = (out / "leaderboard.md").read_text(encoding="utf-8")
-    assert "| llada | confidence-topk | 4.00 | 4.00 | 4.00 | 3 (1 limited) | 100.0 |" in markdown
+    # AUP: per task, 90 and 85 % are more than 5 points below the first point (100 % at 1 token per step)
+    assert "| llada | confidence-topk | 4.00 | 4.00 | 4.00 | 100.0 | 3 (1 limited) | 100.0 |" in markdown
     assert ("- llada confidence-topk: PBx counts runs made with --limit, on part of each task: k=4 (--limit 3);"
             in markdown)
-    assert "| smoke | confidence-topk | 2.00 | 2.00 | 2.00 | 1 (1 limited) | 100.0 |" in markdown
+    assert "| smoke | confidence-topk | 2.00 | 2.00 | 2.00 | 200.0 | 1 (1 limited) | 100.0 |" in markdown  # AUP: 2 x 100
     with open(out / "tasks.csv", encoding="utf-8") as handle:
         limits = {(row["model"], row["config"], row["limit"]) for row in csv.DictReader(handle)}
     assert limits == {("llada", "k=1", ""), ("llada", "k=2", ""), ("llada", "k=4", "3"), ("smoke", "k=2", "0.5")}
@@ -161,3 +162,58 @@ def test_a_real_lm_eval_run_with_limit_is_kept_out_of_the_public_files(tmp_path,
     summary = write_report([tmp_path / "runs"], tmp_path / "out", with_plots=False)
     assert summary["models"]["ideal"]["strategies"]["confidence-topk"]["configurations"][0]["limit"] == 3
     assert not (tmp_path / "out" / "leaderboard").exists() and not (tmp_path / "out" / "figures").exists()
+
+
+def test_decoding_order_table_lists_the_configurations_that_logged_it(tmp_path):
+    date = iter(f"2025-01-01T00-00-{i:02d}" for i in range(10))
+    order = {"parallelbench_copy": {"dec_order_kendall": 1.0, "dec_order_spearman": 1.0},
+             "parallelbench_sudoku": {"dec_order_kendall": 0.25}}
+    write_run(tmp_path / "runs" / "l2r", "m", "dllm", "pretrained=m", "unmasking=left_to_right,k=2",
+              {"parallelbench_copy": (1.0, 2.0, 32), "parallelbench_sudoku": (0.5, 2.0, 64)}, next(date), metrics=order)
+    write_run(tmp_path / "runs" / "ar", "qwen", "hf", "pretrained=qwen", "",
+              {"parallelbench_copy": (1.0, None, 32)}, next(date))
+    write_report([tmp_path / "runs"], tmp_path / "out", with_plots=False)
+    tables = (tmp_path / "out" / "tasks.md").read_text(encoding="utf-8")
+    section = tables[tables.index("### Decoding order"):]
+    assert "| model | strategy | config | copy | sudoku | mean |" in section
+    assert "| m | l2r | k=2 | 1.00 | 0.25 | 0.62 |" in section
+    assert "qwen" not in section  # an autoregressive run logs no order
+    header, *rows = (tmp_path / "out" / "tasks.csv").read_text(encoding="utf-8").splitlines()
+    assert {"dec_order_kendall", "dec_order_spearman"} <= set(header.split(","))
+
+
+def test_report_ends_with_a_summary_table_on_the_terminal(tmp_path, capsys):
+    from parallelbench_lmeval.report import console
+
+    write_synthetic_benchmark(tmp_path / "runs")
+    assert main([str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--no_plots"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("PB80/75/70: ") and lines[-1] == f"report written to {tmp_path / 'report'}"
+    assert lines[1].split() == ["model", "strategy", "configs", "PB80", "PB75", "PB70", "AUP", "best", "acc", "%",
+                                "tok/step", "at", "best", "max", "tok/step"]
+    rows = {tuple(line.split()[:2]): line.split()[2:] for line in lines[3:-1]}
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text(encoding="utf-8"))
+    threshold = summary["models"]["toy/dllm"]["strategies"]["confidence-threshold"]
+    assert rows[("toy/dllm", "confidence-threshold")][:4] == ["3", *(f"{threshold[f'PB{x}']:.2f}" for x in (80, 75, 70))]
+    assert rows[("toy/ar", "autoregressive")][-2:] == ["1.00", "1.00"]
+    assert len(rows) == sum(len(entry["strategies"]) for entry in summary["models"].values())
+    # the table shows whatever the rows hold: a column is one more key
+    extra = [{**row, "extra column": 1.5} for row in console.strategy_rows(summary)]
+    assert console.format_table(extra).splitlines()[0].split()[-2:] == ["extra", "column"]
+
+
+def test_tables_order_options_numerically_and_round_what_is_read(tmp_path):
+    for i, threshold in enumerate((0.9, 1.0, 0.8, 0.7, 0.5)):
+        write_run(tmp_path / "runs" / f"t{threshold}", "m", "dllm", "pretrained=m", f"threshold={threshold}",
+                  {"parallelbench_copy": (1 / 3, 16 / 9, 32)}, f"2025-01-01T00-00-0{i}")
+    summary = write_report([tmp_path / "runs"], tmp_path / "report", with_plots=False)
+    table = (tmp_path / "report" / "tasks.md").read_text(encoding="utf-8")
+    rows = [line.split(" | ")[2] for line in table.splitlines() if line.startswith("| m | confidence-threshold")]
+    assert rows[:5] == ["threshold=0.5", "threshold=0.7", "threshold=0.8", "threshold=0.9", "threshold=1"]
+    listed = summary["models"]["m"]["strategies"]["confidence-threshold"]["configurations"]
+    assert [c["config"] for c in listed] == rows[:5]  # equal tokens per step: by threshold
+    with open(tmp_path / "report" / "tasks.csv", encoding="utf-8") as handle:
+        row = next(csv.DictReader(handle))
+    assert (row["config"], row["accuracy"], row["tokens_per_step"]) == ("threshold=0.5", "33.3333", "1.77778")
+    saved = json.loads((tmp_path / "report" / "summary.json").read_text(encoding="utf-8"))
+    assert saved["models"]["m"]["strategies"]["confidence-threshold"]["configurations"][0]["tokens_per_step"] == 16 / 9

@@ -96,8 +96,9 @@ def test_autoregressive_marker_stays_visible_on_an_oracle_star(tmp_path):
     fig = plots.average_figure(configurations, build_summary(configurations))
     ax = fig.axes[0]
     drawn = {collection.get_label(): collection for collection in ax.collections}
-    star = drawn["m · confidence-threshold oracle (1 task)"]
-    marker = drawn["ar · autoregressive (1 task)"]
+    assert ax.get_title() == "Mean accuracy over 1 task"  # one task set: counted in the title, not in the legend
+    star = drawn["m · confidence-threshold oracle"]
+    marker = drawn["ar · autoregressive"]
     assert star.get_offsets().tolist() == marker.get_offsets().tolist() == [[1.0, 0.0]]
     assert marker.get_zorder() > star.get_zorder() > max(line.get_zorder() for line in ax.lines)
     # the star is hollow: what lies under it shows through
@@ -120,8 +121,8 @@ def test_average_plot_says_over_how_many_tasks_each_curve_averages(tmp_path):
     summary = build_summary(configurations)
     fig = plots.average_figure(configurations, summary)
     ax = fig.axes[0]
-    assert ax.get_legend_handles_labels()[1] == [
-        "full · random (17 tasks)", "one · random (1 task, --limit 3)"]
+    assert ax.get_legend_handles_labels()[1] == [  # the two curves coincide: drawn apart, and said so
+        "full · random (17 tasks)", "one · random (1 task, --limit 3)", plots.OVERLAP_NOTE]
     assert ax.get_title() == "Mean accuracy over each model's tasks (task counts in the legend)"
     # the counts are the summary's
     assert [len(summary["models"][m]["tasks"]) for m in ("full", "one")] == [17, 1]
@@ -139,3 +140,90 @@ def test_average_plot_says_over_how_many_tasks_each_curve_averages(tmp_path):
 def test_average_title(task_sets, title):
     assert plots.average_title(task_sets) == title
 
+
+
+# one configuration pair per strategy id of the ideal sweep's report (17 strategies)
+STRATEGY_OPTIONS = {
+    "random": "unmasking=random,k={k}", "l2r": "unmasking=left_to_right,k={k}",
+    "confidence-topk": "unmasking=confidence,k={k}", "entropy-topk": "unmasking=entropy,k={k}",
+    "topk-margin": "unmasking=margin,k={k}", "confidence-threshold": "threshold=0.{k}",
+    "confidence-factor": "factor={k}", "wino": "sampler=wino,wino_threshold=0.{k}",
+    "wino-plain": "sampler=wino,wino_canvas=plain,wino_threshold=0.{k}",
+    "slowfast": "sampler=slowfast,sf_high_confidence_threshold=0.{k}",
+    "klass": "sampler=klass,klass_conf_threshold=0.{k}", "dus": "sampler=dus,dus_remasking_threshold=0.{k}",
+    "confidence-eb": "sampler=eb,eb_gamma={k}", "confidence-pc-sampler": "sampler=pc,k={k}",
+    "random-pc-sampler": "sampler=pc,unmasking=random,k={k}", "rcr": "sampler=rcr,k={k}",
+    "remdm": "sampler=remdm,k={k}",
+}
+
+
+def _every_strategy(root, same_points: bool):
+    """Two configurations per strategy; with `same_points` every strategy's curve is the same one."""
+    dates = _dates()
+    for index, (strategy, options) in enumerate(STRATEGY_OPTIONS.items()):
+        for k in (2, 4):
+            tps = k / (8 if strategy == "slowfast" and not same_points else 1)  # SlowFast below one token per step
+            accuracy = 1 / k if same_points else (index + k) / 40
+            write_run(root / f"{strategy}_{k}", "ideal", "dllm", "pretrained=ideal", options.format(k=k),
+                      {TASK: (accuracy, tps, 32)}, next(dates))
+    configurations = load_configurations([root])
+    assert {c.strategy for c in configurations} == set(STRATEGY_OPTIONS)
+    return configurations
+
+
+def _curves_of(ax):
+    notes = (plots.OVERLAP_NOTE, plots.BELOW_ONE_NOTE)
+    return [line for line in ax.lines if not line.get_label().startswith("_") and line.get_label() not in notes]
+
+
+def test_no_colour_or_marker_repeats_within_a_figure(tmp_path):
+    configurations = _every_strategy(tmp_path, same_points=False)
+    fig = plots.average_figure(configurations, build_summary(configurations))
+    curves = _curves_of(fig.axes[0])
+    assert len(curves) == len(STRATEGY_OPTIONS)
+    colours = [line.get_color() for line in curves]
+    assert len(set(colours)) == len(colours)
+    assert len({(line.get_color(), line.get_marker()) for line in curves}) == len(curves)
+    # the paper's strategies keep their colours; the pairs stay unique far beyond one colour each
+    assert plots.strategy_styles(["random", "wino"])["random"][0] == plots.STRATEGY_COLORS["random"]
+    many = plots.strategy_styles(f"s{i}" for i in range(200))
+    assert len(set(many.values())) == len(many)
+
+
+def test_identical_curves_are_drawn_side_by_side_with_a_note(tmp_path):
+    configurations = _every_strategy(tmp_path, same_points=True)
+    fig = plots.task_figure(configurations, TASK)
+    ax = fig.axes[0]
+    curves = _curves_of(ax)
+    fig.draw_without_rendering()
+    heights = sorted(line.get_transform().transform((2.0, 50.0))[1] for line in curves)
+    step = plots.OVERLAP_OFFSET_PT * fig.dpi / 72
+    assert [round(b - a, 6) for a, b in zip(heights, heights[1:])] == [round(step, 6)] * (len(curves) - 1)
+    assert plots.OVERLAP_NOTE == "coinciding curves drawn 1.5 pt apart"
+    # within half a percentage point and 1% of tokens per step counts as coinciding
+    assert plots.overlap_offsets([[(2.0, 50.0)], [(2.01, 50.4)], [(2.0, 51.0)]]) == [-0.75, 0.75, 0.0]
+    assert plots.OVERLAP_NOTE in ax.get_legend_handles_labels()[1]
+
+
+def test_points_below_one_token_per_step_are_marked(tmp_path):
+    configurations = _every_strategy(tmp_path, same_points=False)
+    ax = plots.task_figure(configurations, TASK).axes[0]
+    (line,) = [line for line in ax.lines if line.get_label() == plots.BELOW_ONE_NOTE]
+    assert list(line.get_xdata()) == [1.0, 1.0] and line.get_linestyle() == ":"
+    assert plots.BELOW_ONE_NOTE in [text.get_text() for text in ax.get_legend().get_texts()]
+    no_slowfast = [c for c in configurations if c.strategy != "slowfast"]
+    assert plots.BELOW_ONE_NOTE not in plots.task_figure(no_slowfast, TASK).axes[0].get_legend_handles_labels()[1]
+
+
+def test_block_length_lines_at_the_same_accuracy_stay_visible(tmp_path):
+    dates = _dates()
+    tasks = [TASK, "parallelbench_sort", "parallelbench_reverse"]
+    for block in (4, 8, 32):
+        write_run(tmp_path / f"b{block}", "m", "dllm", "pretrained=m", f"unmasking=random,k=2,block_length={block}",
+                  {task: (1.0, 2.0, 32) for task in tasks}, next(dates))
+    fig = plots.block_length_figure("m", load_configurations([tmp_path]))
+    ax = fig.axes[0]
+    fig.draw_without_rendering()
+    heights = {line.get_label(): line.get_transform().transform((8.0, 100.0))[1] for line in _curves_of(ax)}
+    assert sorted(heights) == ["copy", "reverse", "sort"] and len(set(heights.values())) == 3
+    assert len({line.get_color() for line in _curves_of(ax)}) == 3

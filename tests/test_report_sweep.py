@@ -157,7 +157,7 @@ def test_sweep_failing_before_its_first_configuration_leaves_the_folder_free(swe
     assert json.loads((out / sweep.SWEEP_RECORD).read_text(encoding="utf-8"))["limit"] == 2
 
 
-def test_readme_sweep_form_with_batch_size_in_model_args(tmp_path, monkeypatch, model_loads):
+def test_readme_sweep_form_with_batch_size_in_model_args(tmp_path, monkeypatch, model_loads, capsys, caplog):
     """The issue's command: `batch_size` in --model_args, none given by flag."""
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     out = tmp_path / "S"
@@ -165,6 +165,11 @@ def test_readme_sweep_form_with_batch_size_in_model_args(tmp_path, monkeypatch, 
                "--limit", "2", "--config", "unmasking=confidence,k=2", "--output_path", str(out)]
     sweep.main(command)
     assert model_loads == [("dllm", "pretrained=ideal,batch_size=8", {})]
+    # it ends with the summary table, and without lm-eval's notices about our gen_kwargs and our datasets
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1].split()[:4] == ["model", "strategy", "configs", "PB80"]
+    assert printed[3].split()[:3] == ["ideal", "confidence-topk", "1"] and printed[-1] == f"results in {out}"
+    assert "do_sample=True" not in caplog.text and "Custom kwargs" not in caplog.text
     results = json.loads(next((out / "confidence_k2").rglob("results_*.json")).read_text(encoding="utf-8"))
     assert results["config"]["batch_size"] == 8
     # batch size does not change results: not part of what the folder holds
@@ -369,3 +374,24 @@ def test_each_configuration_records_what_simple_evaluate_records(tmp_path, monke
         {k: v for k, v in direct["config"].items() if k not in timing}
     assert swept["config"]["model"] == "dllm" and swept["config"]["gen_kwargs"] == options
 
+
+def test_sampler_options_given_to_the_model_are_defaults_when_that_sampler_runs(tmp_path, tiny_masked_lm_dir,
+                                                                                monkeypatch):
+    """`--grid pc` on a model without a packaged frequency table: `pc_frequencies` in --model_args
+    applies to the PC-Sampler configurations and is left out of the others."""
+    from lm_eval.tasks import TaskManager
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    out = tmp_path / "sweep"
+    args = sweep.build_parser().parse_args([
+        "--model_args", f"pretrained={tiny_masked_lm_dir},pc_frequencies=uniform,device=cpu",
+        "--tasks", "parallelbench_copy", "--output_path", str(out), "--bootstrap_iters", "0"])
+    args.tasks, args.limit = ["parallelbench_copy"], 2
+    configs = sweep.build_configs([], ["sampler=pc,k=16", "k=16"])
+    sweep.sweep(args, configs, TaskManager(include_defaults=False))
+    by_strategy = {c.strategy: c for c in load_configurations([out])}
+    assert by_strategy["confidence-pc-sampler"].options == {"k": 16, "sampler": "pc", "pc_frequencies": "uniform"}
+    assert by_strategy["confidence-topk"].options == {"k": 16}
+    results = json.loads(next((out / "pc_k16").rglob("results_*.json")).read_text(encoding="utf-8"))
+    (decoding,) = results["config"]["dllm"]["decoding"]
+    assert decoding["pc_frequencies"] == "uniform" and decoding["pc_lambda"] == 0.25

@@ -1,4 +1,4 @@
-"""The samplers (eb, pc, wino, slowfast, klass, dus, rcr, remdm) and the key/value caches.
+"""The samplers (eb, pc, wino, slowfast, klass, dus, rcr, remdm; edit in test_block_diffusion.py) and the key/value caches.
 
 1. Each method's rule on hand-made distributions, small enough to follow by eye: the pure
    functions, then the sampler inside the loop with a denoiser whose predictions are tabled.
@@ -294,6 +294,64 @@ def test_klass_leaves_masks_when_its_step_budget_runs_out():
     result = run(denoiser, gen_length=6, sampler="klass", steps=2, klass_kl_history=1, klass_kl_threshold=100)
     assert commits(denoiser, result) == [[0], [1, 2, 3]]
     assert result.tokens.tolist() == [[0, 1, 2, 3, M, M]]
+
+
+def compat_run(denoiser, family, prompt_length=None, **options):
+    config = DecodingConfig.from_options(compat="parallelbench", **options).with_family_defaults(family)
+    return unmask(denoiser, 1, config, MASK, prompt_lengths=None if prompt_length is None else [prompt_length])
+
+
+def test_klass_compat_on_dream_is_ready_at_the_threshold_itself():
+    # position 0's confidence is the threshold exactly: klass_sample.py's `>=` commits it with position 1
+    logits = distribution({0: 0.9})
+    threshold = torch.softmax(logits, -1)[0].item()
+    table = torch.stack([logits, distribution({1: 0.95}), distribution({2: 0.5})])
+    options = dict(gen_length=3, sampler="klass", klass_kl_history=1, klass_kl_threshold=100,
+                   klass_conf_threshold=threshold)
+    denoiser = TabledDenoiser(lambda canvas, call: table)
+    assert commits(denoiser, compat_run(denoiser, "dream", **options)) == [[0, 1], [2]]
+    denoiser = TabledDenoiser(lambda canvas, call: table)
+    assert commits(denoiser, run(denoiser, **options)) == [[1], [0], [2]]  # ours: strictly above
+
+
+def test_klass_compat_on_dream_falls_back_to_one_token_whatever_the_schedule():
+    denoiser = TabledDenoiser(fixed([{0: 0.5}, {1: 0.45}, {2: 0.4}, {3: 0.35}]))
+    result = compat_run(denoiser, "dream", gen_length=4, sampler="klass", k=2, klass_conf_threshold=0.99)
+    assert commits(denoiser, result) == [[0], [1]]  # the budget is 2 steps of k = 2; one token each
+    assert result.tokens.tolist() == [[0, 1, M, M]]
+
+
+def shifting_denoiser(length: int):
+    """Position i predicts token i at the first call and (i + 1) % 7 after it, all sure enough to be ready
+    at once except the last position, so that a prediction written over a decoded token shows."""
+    def predict(canvas, call):
+        sure = [distribution({(i + min(call, 1)) % MASK: 0.95}) for i in range(length - 1)]
+        return torch.stack([*sure, distribution({(length - 1) % MASK: 0.5})])
+
+    return TabledDenoiser(predict)
+
+
+@pytest.mark.parametrize("prompt_length", [3, 10])
+def test_klass_compat_on_llada_writes_the_references_picks_beyond_the_masks_left(caplog, prompt_length):
+    # 6 tokens in 2 steps of 3: step 0 commits the 5 ready positions, step 1's fallback quota of 3
+    # exceeds the one mask left, so klass_generate.py's torch.topk also picks two -inf entries of its
+    # prompt + canvas vector and writes the model's predictions there (a pick in the prompt is not
+    # reproduced: a warning says so)
+    quota = 3
+    vector = torch.full((prompt_length + 6,), float("-inf"), dtype=torch.float64)
+    vector[prompt_length + 5] = torch.softmax(distribution({5: 0.5}), -1)[5]
+    picks = (torch.topk(vector, quota).indices - prompt_length).tolist()
+    decoded_picks = sorted(p for p in picks if 0 <= p < 5)
+    assert decoded_picks  # this torch picks decoded positions of the canvas here (3: 1 and 2; 10: 1)
+    denoiser = shifting_denoiser(6)
+    result = compat_run(denoiser, "llada", prompt_length, gen_length=6, sampler="klass", steps=2,
+                        klass_kl_history=1, klass_kl_threshold=100, klass_conf_threshold=0.9)
+    assert denoiser.positions[1][:6] == list(range(6))  # the whole canvas was predicted at step 1
+    assert result.tokens.tolist() == [[(i + 1) % MASK if i in decoded_picks else i for i in range(6)]]
+    assert ("rewrite prompt position" in caplog.text) == any(p < 0 for p in picks)
+    plain = run(shifting_denoiser(6), gen_length=6, sampler="klass", steps=2, klass_kl_history=1,
+                klass_kl_threshold=100, klass_conf_threshold=0.9)
+    assert plain.tokens.tolist() == [[0, 1, 2, 3, 4, 5]]  # ours: only the mask left is committed
 
 
 # ---------------------------------------------------------------- DUS
@@ -637,19 +695,17 @@ def test_a_cached_step_attends_to_the_cache_with_its_own_keys_in_the_slot():
 
 # ================================================================ 3. bad options, refused before any weight loads
 REFUSED = [
-    ({"sampler": "beam"}, "unknown sampler 'beam'; allowed: standard, eb, pc, wino, slowfast, klass, dus, rcr, remdm"),
+    ({"sampler": "beam"}, "unknown sampler 'beam'; allowed: standard, eb, pc, wino, slowfast, klass, dus, rcr, remdm, edit"),
     ({"sampler": "wino", "wino_threshold": 1.5}, "wino_threshold must lie in [0, 1], got 1.5"),
     ({"sampler": "wino", "wino_threshold_back": -0.1}, "wino_threshold_back must lie in [0, 1], got -0.1"),
     ({"sampler": "wino", "wino_canvas": "foo"}, "unknown wino_canvas 'foo'; allowed: extended, plain"),
-    ({"sampler": "wino", "klass_kl_threshold": 0.1}, "klass_kl_threshold is an option of sampler=klass, not of sampler=wino"),
-    ({"wino_threshold": 0.5}, "wino_threshold is an option of sampler=wino, not of sampler=standard"),
     ({"sampler": "klass", "klass_conf_threshold": 2}, "klass_conf_threshold must lie in [0, 1], got 2.0"),
     ({"sampler": "klass", "klass_kl_threshold": -1}, "klass_kl_threshold must be >= 0, got -1.0"),
     ({"sampler": "klass", "klass_kl_history": 0}, "klass_kl_history must be an integer >= 1, got 0"),
     ({"sampler": "klass", "klass_kl_history": "two"}, "klass_kl_history must be an integer, got 'two'"),
     ({"sampler": "slowfast", "sf_exploration_steps": 0}, "sf_exploration_steps must be an integer >= 1, got 0"),
     ({"sampler": "slowfast", "sf_high_confidence_threshold": 1.2}, "sf_high_confidence_threshold must lie in [0, 1], got 1.2"),
-    ({"sampler": "dus", "dus_base": 0}, "dus_base must be an integer >= 1, got 0"),
+    ({"sampler": "dus", "dus_base": 1}, "dus_base must be an integer >= 2, got 1"),
     ({"sampler": "dus", "dus_remasking_threshold": 3}, "dus_remasking_threshold must lie in [0, 1], got 3.0"),
     ({"sampler": "remdm", "remdm_steps": -1}, "remdm_steps must be an integer >= 0, got -1"),
     ({"sampler": "remdm", "remdm_number": 0}, "remdm_number must be an integer >= 1, got 0"),
@@ -675,12 +731,27 @@ def test_bad_sampler_and_cache_options_are_refused_before_the_model_is_read(opti
         DiffusionLM(pretrained="/nonexistent/model/dir", device="cpu", **options)
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"sampler": "wino", "klass_kl_threshold": 0.1}, "klass_kl_threshold is an option of sampler=klass, not of sampler=wino"),
+    ({"wino_threshold": 0.5}, "wino_threshold is an option of sampler=wino, not of sampler=standard"),
+])
+def test_an_option_of_another_sampler_is_refused_in_a_configuration_and_a_default_in_model_args(options, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        DecodingConfig.from_options(gen_length=16, **options)
+    lm = DiffusionLM(pretrained="ideal", device="cpu", **options)  # for the requests that run that sampler
+    assert lm.request_config({"max_gen_toks": 16})[0].parameters == ()
+    other = next(name for name in options if name != "sampler")
+    sampler = {"klass_kl_threshold": "klass", "wino_threshold": "wino"}[other]
+    config = lm.request_config({"max_gen_toks": 16, "sampler": sampler})[0]
+    assert config.value(other) == options[other]
+
+
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"cache": "prefix"}, "cache=prefix runs LLaDA's or Dream's layers with kept keys and values; this model is of "
-                              "family 'masked_lm' (allowed with cache: llada, dream)"),
-        ({"cache": "dual", "sampler": "wino"}, "cache=dual runs LLaDA's or Dream's layers"),
+        ({"cache": "prefix"}, "cache=prefix runs LLaDA's, LLaDA-MoE's or Dream's layers with kept keys and values; "
+                              "this model is of family 'masked_lm' (allowed with cache: llada, llada_moe, dream)"),
+        ({"cache": "dual", "sampler": "wino"}, "cache=dual runs LLaDA's, LLaDA-MoE's or Dream's layers"),
         ({"sampler": "pc"}, "sampler=pc needs pc_frequencies: llada, dream, uniform or a JSON file of token counts"),
         ({"sampler": "pc", "pc_frequencies": "zipf"}, "pc_frequencies='zipf' is neither a file nor a known table; "
                                                       "allowed: llada, dream, uniform or a path"),
@@ -690,3 +761,28 @@ def test_options_that_depend_on_the_model_are_refused_before_its_weights_load(ti
     lm = DiffusionLM(pretrained=str(tiny_masked_lm_dir), device="cpu")
     with pytest.raises(ValueError, match=re.escape(message)):
         lm.generate_until(requests(PROMPTS[:2], **options), disable_tqdm=True)
+
+
+def test_dream_top_k_decodes_on_the_benchmarks_schedule_by_default(decoder, monkeypatch):
+    """Dream's family default: the benchmark's float32 step counts, with the step that commits
+    nothing counted in the NFE (as the reference's forward pass) but not run."""
+    lm = decoder("dream")
+    recording = RecordingForward(lm.backend.forward)
+    monkeypatch.setattr(lm.backend, "_forward", recording)
+    prompt = lm.backend.encode(PROMPTS[0], 32)
+    config, _, _ = lm.request_config({"max_gen_toks": 32, "k": 1})
+    assert config.schedule == "dream"
+    assert lm.backend.decode([prompt], config).nfe.tolist() == [32]
+    assert len(recording.passes) == 31
+    even, _, _ = lm.request_config({"max_gen_toks": 32, "k": 1, "schedule": "even"})
+    recording.passes.clear()
+    assert lm.backend.decode([prompt], even).nfe.tolist() == [32] and len(recording.passes) == 32
+    assert decoder("llada").request_config({"max_gen_toks": 32, "k": 1})[0].schedule == "even"
+
+
+@pytest.mark.parametrize("options", [{"k": 1}, {"k": 2, "block_length": 8}, {"unmasking": "margin", "k": 4}])
+def test_dream_schedule_is_batch_invariant(decoder, options):
+    # the Dream family's default schedule (uneven counts, idle steps) at batch 1 and 8
+    nfe = assert_batch_invariant(decoder, "dream", options)
+    blocks = block_schedule(DecodingConfig.from_options(gen_length=GEN, schedule="dream", **options))
+    assert set(nfe) == {sum(len(block.step_counts) + block.idle_steps for block in blocks)}

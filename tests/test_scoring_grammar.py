@@ -16,6 +16,24 @@ def test_harper_for_real():
     assert grammar.grammar_score("   \n", "harper") == 0.0  # empty output scores 0
 
 
+@pytest.mark.parametrize("text", [
+    "[" * 1999, "\x00" * 1999, "\u200b" * 1999, "\u200f" * 1999, "\U0001F600" * 999, "1234 5678",
+    "I love to throw the ball (for my dog.", "I love to throw the ball] for my dog.",
+], ids=["brackets", "NUL", "zero-width spaces", "RTL marks", "emoji", "digits", "unclosed (", "unopened ]"])
+def test_harper_fails_a_text_languagetool_would_flag(text):
+    """Harper alone finds nothing wrong with any of these (no word at all, or an unpaired bracket)."""
+    assert grammar.grammar_score(text, "harper") == 0.0
+
+
+def test_sentence_issues_count_no_word_and_unpaired_brackets_and_quotes_only():
+    assert grammar.sentence_issues("[" * 5) == 6  # five open brackets and no word
+    assert grammar.sentence_issues("A ) b ( c.") == 2
+    assert grammar.sentence_issues('He said "I love the ball.') == 1
+    for fine in ("I love to throw the ball (for my [big] dog).", "a) The dog.\nb) The cat.", "What a day :)",
+                 'It is 3" long, he said "yes".', "Ein schöner Tag.", "שלום"):
+        assert grammar.sentence_issues(fine) == 0, fine
+
+
 def test_settings_come_from_arguments_then_environment_then_the_scorers_switch(monkeypatch):
     for name in (grammar.GRAMMAR_ENV, grammar.LANGUAGETOOL_URL_ENV, SCORERS_ENV):
         monkeypatch.delenv(name, raising=False)

@@ -81,7 +81,11 @@ def test_the_ideal_models_sweep_lacks_text_writing_and_is_refused_unless_allowed
     with pytest.raises(ValueError) as error:
         submit.main([str(runs), "--out", str(tmp_path / "refused")])
     message = str(error.value)
-    assert "lacks 7 of the 17 tasks" in message
+    # one line for the reason, naming the three configurations it concerns, and the way out
+    assert message.count("lacks 7 of the 17 tasks") == 1
+    assert "lacks 7 of the 17 tasks" in message and ": 3 configurations (confidence-threshold threshold=0.55, " in message
+    assert "--allow_incomplete" in message and "nothing written" in message
+    assert not (tmp_path / "refused").exists()
     for task in (*TEXT_WRITING, "parallelbench_latin_square", "parallelbench_sudoku"):
         assert task in message
     out = tmp_path / "preview"
@@ -103,3 +107,51 @@ def test_the_model_must_be_named_when_the_results_hold_several(tmp_path):
     with pytest.raises(ValueError, match="no results of model 'nobody'"):
         submit.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--model", "nobody"])
     assert load_configurations([tmp_path / "runs"])
+
+
+def test_two_sweeps_of_one_model_are_not_merged_unless_named(tmp_path):
+    """An experiment's entries `ideal` and `ideal_new_samplers` both run pretrained=ideal: lm-eval names
+    both results `ideal`, and a submission must not mix them without being told to."""
+    experiment = tmp_path / "experiment"
+    for entry, strategy_configs in (("ideal", ("threshold=0.5", "threshold=0.7", "threshold=0.9")),
+                                    ("ideal_new_samplers", ("k=1", "k=2", "k=4"))):
+        for i, gen_kwargs in enumerate(strategy_configs):
+            write_run(experiment / entry / gen_kwargs, "ideal", "dllm", "pretrained=ideal", gen_kwargs,
+                      {task: (0.9, 2.0 + i, 32) for task in TASKS}, f"2025-01-01T00-00-0{i}",
+                      scored_with={task: PAPER for task in TEXT_WRITING})
+        (experiment / entry / sweeps.SWEEP_RECORD).write_text("{}", encoding="utf-8")
+    with pytest.raises(ValueError) as error:
+        submit.main([str(experiment), "--out", str(tmp_path / "out")])
+    assert "several models or sweeps (ideal (from " in str(error.value)
+    assert str(experiment / "ideal_new_samplers") in str(error.value) and "--model" in str(error.value)
+    assert not (tmp_path / "out").exists()
+
+    assert submit.main([str(experiment / "ideal_new_samplers"), "--out", str(tmp_path / "one")]) == 0
+    assert list(json.loads((tmp_path / "one" / "leaderboard" / "ideal.json").read_text())["results"]) == [
+        "confidence-topk"]
+    assert submit.main([str(experiment), "--out", str(tmp_path / "both"), "--model", "ideal"]) == 0
+    assert sorted(json.loads((tmp_path / "both" / "leaderboard" / "ideal.json").read_text())["results"]) == [
+        "confidence-threshold", "confidence-topk"]
+
+
+def test_compat_runs_are_submitted_under_the_leaderboards_ids_and_others_are_flagged(tmp_path, caplog):
+    configs = ("factor=0.7,compat=parallelbench", "factor=1.0,compat=parallelbench", "factor=1.3,compat=parallelbench",
+               "sampler=wino,wino_canvas=plain,wino_threshold=0.6,compat=parallelbench",
+               "sampler=wino,wino_threshold=0.7,compat=parallelbench", "sampler=wino,wino_threshold=0.8,compat=parallelbench")
+    complete_sweep(tmp_path / "runs", configs)
+    out = tmp_path / "submission"
+    assert submit.main([str(tmp_path / "runs"), "--out", str(out), "--name", "m"]) == 0
+    assert sorted(p.name for p in (out / "figures" / "m").iterdir()) == ["confidence-factor.csv", "wino.csv"]
+    record = json.loads((out / "submission.json").read_text())
+    assert record["compat"] == "parallelbench" and record["warnings"] == []
+    assert {c["report_strategy"] for c in record["strategies"]["wino"]} == {"wino-plain+compat"}
+    assert "compat=parallelbench" not in caplog.text
+
+    complete_sweep(tmp_path / "plain", ("factor=0.7", "factor=1.0,compat=parallelbench", "factor=1.3"))
+    assert submit.main([str(tmp_path / "plain"), "--out", str(tmp_path / "flagged"), "--name", "m"]) == 0
+    record = json.loads((tmp_path / "flagged" / "submission.json").read_text())
+    assert record["compat"] == "mixed"
+    assert len(record["warnings"]) == 2 and "2 of 3 configurations (confidence-factor) were not decoded" in record["warnings"][0]
+    assert "strategies confidence-factor mix configurations" in record["warnings"][1]
+    assert [c["compat"] for c in record["strategies"]["confidence-factor"]] == ["none", "parallelbench", "none"]
+    assert "were not decoded with compat=parallelbench" in caplog.text

@@ -2,13 +2,23 @@
 
 import pytest
 
-from tasks_helpers import ALL_TASKS, CORE_TASKS, GROUPS, TEXT_WRITING, W2S_LENGTHS, load_tasks, loaded_tasks, minilm_path, task_manager
+from tasks_helpers import (
+    ALL_TASKS,
+    CORE_TASKS,
+    DECODE_STATS,
+    GROUPS,
+    TEXT_WRITING,
+    W2S_LENGTHS,
+    load_tasks,
+    loaded_tasks,
+    minilm_path,
+    task_manager,
+)
 
 TEXT_WRITING_METRICS = {
     "parallelbench_summarization": {"grammar", "rougeL", "rouge1", "rouge2", "score"},
     "parallelbench_paraphrasing": {"grammar", "bertscore", "inv_bleu", "score"},
 }
-DECODE_STATS = {"nfe", "tokens_per_step", "gen_tokens", "decode_seconds"}
 TEXT_WRITING_TASKS = {f"parallelbench_{name}" for name in TEXT_WRITING + W2S_LENGTHS}
 
 
@@ -59,6 +69,7 @@ def test_task_config_matches_spec(tasks, name):
     assert set(task.aggregation()) == expected_metrics(name)
     assert all(agg.__name__ == "mean" for agg in task.aggregation().values())
     assert task.higher_is_better()["pb_acc"] is True and task.higher_is_better()["nfe"] is False
+    assert task.higher_is_better()["dec_order_kendall"] is None  # an order is neither better nor worse
 
 
 def test_core_tasks_use_the_spec_data_files(tasks):

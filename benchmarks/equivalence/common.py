@@ -25,7 +25,7 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -208,6 +208,28 @@ class Case:
     # builds the object handed to `reference` (default: the folder's remote code); loaded once per loader
     load_model: Callable[[Path], object] = field(default=load_hub_model)
     note: str = ""  # a deliberate difference, with the reference's file:line
+    # our engine's batch size for this case (None: the runner's); an exact tie with the reference needs
+    # bit-identical logits, which a padded batch's different matrix shapes do not give
+    batch_size: int | None = None
+    # compare the reference's tokens with as many of ours (block diffusion: the references return what
+    # they decoded, up to an end token or past gen_length to the end of a block)
+    prefix: bool = False
+    # a negative control: our options without what makes the case match (compat, the schedule), which
+    # `--controls` runs too, to show that the setting reaches the difference
+    control: dict | None = None
+
+    def control_case(self) -> Case:
+        options = {key: value for key, value in {**self.options, **self.control}.items() if value is not None}
+        note = "control: " + ", ".join(f"{k}={v}" if v is not None else f"no {k}" for k, v in self.control.items())
+        return replace(self, options=options, control=None, note=note)
+
+
+def engine_backend(model_dir: Path):
+    """Our engine's backend on the model folder, without its weights: its special ids, and the end
+    tokens after which it stops a block-diffusion row (`stop_ids`), for the references."""
+    from parallelbench_lmeval.models.dllm import DiffusionLM
+
+    return DiffusionLM(pretrained=str(model_dir), trust_remote_code=True, device="cpu").backend
 
 
 class Engine:
@@ -222,14 +244,20 @@ class Engine:
     def backend(self):
         return self.lm.backend
 
-    def decode(self, prompts: list[list[int]], options: dict, seeds: list[int]) -> tuple[list[list[int]], list[int]]:
-        """Generated ids and NFE of each prompt, all prompts decoded in one batch."""
+    def decode(self, prompts: list[list[int]], options: dict, seeds: list[int],
+               batch_size: int | None = None) -> tuple[list[list[int]], list[int]]:
+        """Generated ids and NFE of each prompt, decoded in batches of `batch_size` (None: one batch)."""
         options = dict(options)
         gen_length = options.pop("gen_length")
         config, _, _ = self.lm.request_config({**options, "max_gen_toks": gen_length})
-        generators = [torch.Generator().manual_seed(seed) for seed in seeds]
-        result = self.backend.decode(prompts, config, generators)
-        return result.tokens.tolist(), result.nfe.tolist()
+        size = batch_size or len(prompts)
+        tokens, nfe = [], []
+        for start in range(0, len(prompts), size):
+            generators = [torch.Generator().manual_seed(seed) for seed in seeds[start : start + size]]
+            result = self.backend.decode(prompts[start : start + size], config, generators)
+            tokens += result.tokens.tolist()
+            nfe += result.nfe.tolist()
+        return tokens, nfe
 
 
 @dataclass(frozen=True)
@@ -246,10 +274,11 @@ class Row:
 
 
 class CaseRunner:
-    """Runs cases on one model folder, loading our engine and each reference model once."""
+    """Runs cases on one model folder, loading our engine and each reference model once; our engine
+    decodes the prompts in batches of `batch_size` (None: all in one batch)."""
 
-    def __init__(self, model_dir: Path, prompts: list[list[int]]):
-        self.model_dir, self.prompts = model_dir, prompts
+    def __init__(self, model_dir: Path, prompts: list[list[int]], batch_size: int | None = None):
+        self.model_dir, self.prompts, self.batch_size = model_dir, prompts, batch_size
         self.engine = Engine(model_dir)
         self.models: dict[Callable, object] = {Engine: self.engine}  # self-checks compare with our own engine
 
@@ -261,17 +290,18 @@ class CaseRunner:
     @torch.no_grad()
     def run(self, case: Case) -> Row:
         seeds = [prompt_seed(i) for i in range(len(self.prompts))]
-        ours, our_nfe = self.engine.decode(self.prompts, case.options, seeds)
+        ours, our_nfe = self.engine.decode(self.prompts, case.options, seeds, case.batch_size or self.batch_size)
         model = self.reference_model(case.load_model)
         same_tokens = same_nfe = 0
         first_difference = ""
         for index, (prompt, seed) in enumerate(zip(self.prompts, seeds)):
             torch.manual_seed(seed)
             theirs, their_nfe = case.reference(model, prompt)
-            same_tokens += theirs == ours[index]
+            mine = ours[index][: len(theirs)] if case.prefix else ours[index]
+            same_tokens += theirs == mine
             same_nfe += their_nfe == our_nfe[index]
-            if not first_difference and (theirs != ours[index] or their_nfe != our_nfe[index]):
-                at = next((i for i, (a, b) in enumerate(zip(theirs, ours[index])) if a != b), None)
+            if not first_difference and (theirs != mine or their_nfe != our_nfe[index]):
+                at = next((i for i, (a, b) in enumerate(zip(theirs, mine)) if a != b), None)
                 first_difference = (f"prompt {index}: first differing position {at}, "
                                     f"NFE reference {their_nfe} vs ours {our_nfe[index]}")
         return Row(case, len(self.prompts), same_tokens, same_nfe, first_difference)

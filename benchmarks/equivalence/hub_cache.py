@@ -1,16 +1,18 @@
-"""Our key/value caches on the hub-format remote code of LLaDA and Dream, and Dream's own sampler.
+"""Our key/value caches on the hub-format remote code of LLaDA, LLaDA-MoE and Dream, and Dream's own sampler.
 
     python benchmarks/tiny_checkpoints.py llada --code /work/refs/llada_hub --out /tmp/eq/llada
     python benchmarks/reference_equivalence.py /work/refs/llada_hub /tmp/eq/llada
     python benchmarks/tiny_checkpoints.py dream --code /work/refs/dream_hub --out /tmp/eq/dream
     python benchmarks/reference_equivalence.py /work/refs/dream_hub /tmp/eq/dream
+    python benchmarks/tiny_checkpoints.py lladamoe --code PATH/TO/dllm/pipelines/llada/models --out /tmp/eq/lladamoe
+    python benchmarks/reference_equivalence.py PATH/TO/dllm/pipelines/llada/models /tmp/eq/lladamoe
 
 REFERENCE_PATH is the folder of hub remote code the checkpoint was built from (checked to be
 the checkpoint's own copy).
 
-Caches (self-check): the hub code has no cached decoding to compare with (LLaDA's forward
-refuses a cache, an assert in modeling_llada.py's LLaDAModel.forward; Dream's sampler runs
-without one). Our engine runs the hub code's layers itself, and with `cache_refresh=1` (kept keys
+Caches (self-check): the hub code has no cached decoding to compare with (LLaDA's and
+LLaDA-MoE's forwards refuse a cache, an assert in modeling_llada.py's LLaDAModel.forward and
+modeling_lladamoe.py's LLaDAMoEModel.forward; Dream's sampler runs without one). Our engine runs the hub code's layers itself, and with `cache_refresh=1` (kept keys
 and values rebuilt at every step) `cache=prefix` and `cache=dual` must give exactly the tokens
 and NFE of `cache=none`: compared here with our `cache=none` run one prompt at a time (the cached
 runs decode all prompts in one batch). Fast-dLLM's own caches (refreshed at block starts only)
@@ -38,7 +40,7 @@ import torch
 
 from equivalence.common import GEN_LENGTH, Case, Engine
 
-MODELING_FILES = ("modeling_llada.py", "modeling_dream.py")
+MODELING_FILES = ("modeling_llada.py", "modeling_lladamoe.py", "modeling_dream.py")
 # (our options besides cache, as in the table's setting column)
 CACHE_SETTINGS = (
     {"unmasking": "confidence", "steps": 16, "block_length": 8},

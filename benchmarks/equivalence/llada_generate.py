@@ -45,12 +45,13 @@ SETTINGS = (
 
 
 def detect(reference: Path) -> bool:
-    """LLaDA's generate.py: the paper's sampler, without Fast-dLLM's cached variants."""
+    """LLaDA's generate.py: the paper's sampler, without Fast-dLLM's cached variants (nor SDAR's generate.py)."""
     file = reference_file(reference, REFERENCE_FILE)
     if not file.is_file():
         return False
     text = file.read_text(encoding="utf-8")
-    return "def get_num_transfer_tokens" in text and "remasking" in text and "generate_with_prefix_cache" not in text
+    return ("def get_num_transfer_tokens" in text and "remasking" in text and "generate_with_prefix_cache" not in text
+            and "def block_diffusion_generate" not in text)
 
 
 def cases(reference: Path, model_dir: Path) -> list[Case]:

@@ -6,7 +6,7 @@ A configuration names a `sampler` (how a block is decoded) and its options:
   `k`/`steps` fix how many are committed per step, `threshold`/`factor` make it adaptive;
 - `eb` (EB-Sampler) and `pc` (PC-Sampler): the standard loop with an entropy-bounded
   selection, or a position-aware calibrated score;
-- `wino`, `slowfast`, `klass`, `dus`, `rcr`, `remdm`: the methods of their own modules in
+- `wino`, `slowfast`, `klass`, `dus`, `rcr`, `remdm`, `edit`: the methods of their own modules in
   `decoding/samplers/`, each with the options and defaults of its reference implementation.
 
 `block_length` cuts the canvas into semi-autoregressive blocks for every sampler.
@@ -19,14 +19,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from parallelbench_lmeval.decoding.scores import SCORES
+from parallelbench_lmeval.errors import did_you_mean
 from parallelbench_lmeval.options import as_float, as_int, optional, optional_int
 
 LEFT_TO_RIGHT = "left_to_right"
 UNMASKING_CHOICES = (*SCORES, LEFT_TO_RIGHT)
 WINO_CANVASES = ("extended", "plain")
 CACHE_MODES = ("none", "prefix", "dual")
+# how a fixed (top-k) schedule spreads a block's tokens over its steps (decoding/schedule.py)
+SCHEDULES = ("even", "dream")
+SCHEDULED_SAMPLERS = ("standard", "pc")  # the samplers whose top-k counts follow `schedule`
+# `compat=parallelbench`: the benchmark's released code, deliberate differences included (docs/equivalence.md)
+COMPAT_MODES = ("none", "parallelbench")
 # samplers that change tokens outside the current block, which a cache of the other positions would miss
 UNCACHEABLE_SAMPLERS = ("rcr",)
+# samplers whose steps depend on the model's predictions (their own adaptive rules)
+ADAPTIVE_SAMPLERS = ("eb", "wino", "slowfast", "klass", "edit")
 
 
 def _text(name: str, value) -> str:
@@ -50,7 +58,8 @@ def _at_least(minimum: int) -> Callable[[str, int], str | None]:
 
 
 def _one_of(choices: tuple[str, ...]) -> Callable[[str, str], str | None]:
-    return lambda name, value: None if value in choices else f"unknown {name} {value!r}; allowed: {', '.join(choices)}"
+    return lambda name, value: (None if value in choices
+                                else f"unknown {name} {value!r}{did_you_mean(value, choices)}; allowed: {', '.join(choices)}")
 
 
 @dataclass(frozen=True)
@@ -119,7 +128,7 @@ SAMPLERS: dict[str, SamplerSpec] = {
     # DUS (Luxembourg et al., 2025): base 2, remasking threshold 0.3
     "dus": SamplerSpec(
         {
-            "dus_base": Parameter(2, parse=as_int, check=_at_least(1)),
+            "dus_base": Parameter(2, parse=as_int, check=_at_least(2)),  # base 1 would decode a block in one step
             "dus_remasking_threshold": Parameter(0.3, check=_in_unit_interval),
         },
         frozenset(),
@@ -137,8 +146,24 @@ SAMPLERS: dict[str, SamplerSpec] = {
         ("confidence",),
         default_steps_per_token=True,
     ),
+    # LLaDA2.1's editing (its `generate`): unmask above a threshold (at least the best), and replace committed
+    # tokens of the block the model now predicts otherwise, above the editing threshold; defaults of LLaDA2.1
+    "edit": SamplerSpec(
+        {
+            "edit_unmask_threshold": Parameter(0.95, check=_in_unit_interval),
+            "edit_threshold": Parameter(0.9, check=_in_unit_interval),
+            "edit_max_post_steps": Parameter(16, parse=as_int, check=_at_least(0)),
+        },
+        frozenset(),
+        ("confidence",),
+    ),
 }
 SAMPLER_PARAMETERS = {name: sampler for sampler, spec in SAMPLERS.items() for name in spec.parameters}
+
+
+def own_sampler_options(options: dict, sampler: str) -> dict:
+    """`options` without the options of samplers other than `sampler` (a model's defaults for them)."""
+    return {name: value for name, value in options.items() if SAMPLER_PARAMETERS.get(name, sampler) == sampler}
 
 
 @dataclass(frozen=True)
@@ -164,18 +189,25 @@ class DecodingConfig:
     sampler: str = "standard"
     cache: str = "none"
     cache_refresh: int = 0
+    # None: the model family's (`default_schedule`); `dream_eps` is the last timestep of `dream`
+    schedule: str | None = None
+    dream_eps: float | None = None
+    compat: str = "none"
+    # the model family decoded (`with_family_defaults`): what compat reproduces can depend on it
+    family: str | None = None
     parameters: tuple[tuple[str, object], ...] = ()
 
     @classmethod
     def from_options(cls, **options) -> DecodingConfig:
         """Builds a config from strings or numbers (as `--model_args`/`--gen_kwargs` give them)."""
-        fields = {f.name for f in dataclasses.fields(cls)} - {"parameters"}
+        fields = {f.name for f in dataclasses.fields(cls)} - {"parameters", "family"}
         unknown = set(options) - fields - set(SAMPLER_PARAMETERS)
         if unknown:
-            raise ValueError(f"unknown decoding option(s) {sorted(unknown)}; allowed: {', '.join(DECODING_OPTIONS)}")
+            raise ValueError(f"unknown decoding option(s) {sorted(unknown)}{did_you_mean(sorted(unknown), DECODING_OPTIONS)}; "
+                             f"allowed: {', '.join(DECODING_OPTIONS)}")
         sampler = str(options.get("sampler") or "standard")
         if sampler not in SAMPLERS:
-            raise ValueError(f"unknown sampler {sampler!r}; allowed: {', '.join(SAMPLERS)}")
+            raise ValueError(f"unknown sampler {sampler!r}{did_you_mean(sampler, SAMPLERS)}; allowed: {', '.join(SAMPLERS)}")
         parameters = []
         for name in sorted(set(options) & set(SAMPLER_PARAMETERS)):
             if options[name] is None or options[name] == "":
@@ -195,14 +227,18 @@ class DecodingConfig:
             sampler=sampler,
             cache=str(options.get("cache") or "none"),
             cache_refresh=optional_int("cache_refresh", options.get("cache_refresh")) or 0,
+            schedule=optional(_text, "schedule", options.get("schedule")),
+            dream_eps=optional(as_float, "dream_eps", options.get("dream_eps")),
+            compat=str(options.get("compat") or "none"),
             parameters=tuple(parameters),
         )
         config.validate()
         return config
 
-    def value(self, name: str):
-        """A sampler option: as given, else the sampler's reference default."""
-        return dict(self.parameters).get(name, SAMPLERS[self.sampler].parameters[name].default)
+    def effective_options(self) -> dict:
+        """Every field and every option of the sampler, defaults resolved: what decoded (for the results JSON)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "parameters"}
+        return {**fields, **{name: self.value(name) for name in self.spec.parameters}}
 
     @property
     def spec(self) -> SamplerSpec:
@@ -211,7 +247,8 @@ class DecodingConfig:
     def validate(self) -> None:
         spec = self.spec
         if self.unmasking not in UNMASKING_CHOICES:
-            raise ValueError(f"unknown unmasking strategy {self.unmasking!r}; allowed: {', '.join(UNMASKING_CHOICES)}")
+            raise ValueError(f"unknown unmasking strategy {self.unmasking!r}{did_you_mean(self.unmasking, UNMASKING_CHOICES)}; "
+                             f"allowed: {', '.join(UNMASKING_CHOICES)}")
         if self.unmasking not in spec.unmasking:
             raise ValueError(
                 f"sampler={self.sampler} orders positions by {' or '.join(spec.unmasking)}; "
@@ -223,11 +260,29 @@ class DecodingConfig:
             if problem:
                 raise ValueError(problem)
         if self.cache not in CACHE_MODES:
-            raise ValueError(f"unknown cache {self.cache!r}; allowed: {', '.join(CACHE_MODES)}")
+            raise ValueError(f"unknown cache {self.cache!r}{did_you_mean(self.cache, CACHE_MODES)}; allowed: {', '.join(CACHE_MODES)}")
         if self.cache_refresh < 0:
             raise ValueError(f"cache_refresh must be >= 0 (0: at block boundaries only), got {self.cache_refresh}")
         if self.cache_refresh and self.cache == "none":
             raise ValueError("cache_refresh applies to cache=prefix or cache=dual")
+        if self.schedule is not None:
+            if self.schedule not in SCHEDULES:
+                raise ValueError(f"unknown schedule {self.schedule!r}; allowed: {', '.join(SCHEDULES)}")
+            if not self.fixed_top_k:
+                raise ValueError(
+                    f"schedule={self.schedule} spreads the tokens of top-k decoding (k or steps, or one token per "
+                    f"step) with sampler={' or '.join(SCHEDULED_SAMPLERS)}; this configuration has no such schedule"
+                )
+        if self.dream_eps is not None:
+            if self.schedule != "dream":
+                raise ValueError(f"dream_eps is the last timestep of schedule=dream; got schedule={self.schedule}")
+            if not 0 <= self.dream_eps < 1:
+                raise ValueError(f"dream_eps must lie in [0, 1), got {self.dream_eps}")
+        if self.compat not in COMPAT_MODES:
+            raise ValueError(f"unknown compat {self.compat!r}; allowed: {', '.join(COMPAT_MODES)}")
+        if self.compat == "parallelbench" and self.sampler == "wino" and dict(self.parameters).get("wino_canvas") == "extended":
+            raise ValueError("compat=parallelbench runs the benchmark's WINO (wino_canvas=plain); "
+                             "wino_canvas=extended is WINO-DLLM's: drop one of them")
         if self.cache != "none" and self.sampler in UNCACHEABLE_SAMPLERS:
             raise ValueError(f"sampler={self.sampler} changes tokens outside the current block: use cache=none")
         if self.gen_length is not None and self.gen_length <= 0:
@@ -286,7 +341,12 @@ class DecodingConfig:
         """Whether the number of steps depends on the model's predictions (no fixed schedule)."""
         if self.sampler == "standard":
             return self.threshold is not None or self.factor is not None
-        return self.sampler in ("eb", "wino", "slowfast", "klass")
+        return self.sampler in ADAPTIVE_SAMPLERS
+
+    @property
+    def fixed_top_k(self) -> bool:
+        """Whether a block's steps commit fixed counts of the best-scored positions (what `schedule` shapes)."""
+        return self.sampler in SCHEDULED_SAMPLERS and not self.adaptive and self.unmasking != LEFT_TO_RIGHT
 
     @property
     def score(self) -> str:
@@ -328,14 +388,40 @@ class DecodingConfig:
             notes.append(f"k={self.k} is more than the {self.gen_length} tokens to decode: decoding them in one step")
         return notes
 
+    def with_family_defaults(self, family: str) -> DecodingConfig:
+        """The options whose default depends on the model family, resolved (see `default_schedule`)."""
+        schedule = self.schedule
+        if schedule is None and self.fixed_top_k:
+            schedule = default_schedule(family)
+        if self.compat == "parallelbench" and schedule is not None and schedule != default_schedule(family):
+            raise ValueError(f"compat=parallelbench decodes {family} top-k on schedule={default_schedule(family)}, "
+                             f"as the benchmark's code; got schedule={schedule}")
+        if self.compat == "parallelbench" and family == "dream" and self.sampler == "klass" and self.block_length:
+            raise ValueError("compat=parallelbench runs the benchmark's KLASS for Dream, which decodes the whole "
+                             f"canvas as one block (klass_sample.py): drop block_length={self.block_length}")
+        return dataclasses.replace(self, schedule=schedule, family=family)
+
+    def value(self, name: str):
+        """A sampler option: as given, else the sampler's reference default (`compat=parallelbench`:
+        the benchmark's, where it differs)."""
+        if name == "wino_canvas" and self.compat == "parallelbench":
+            return "plain"
+        return dict(self.parameters).get(name, SAMPLERS[self.sampler].parameters[name].default)
+
     def with_gen_length(self, gen_length: int) -> DecodingConfig:
         config = dataclasses.replace(self, gen_length=gen_length)
         config.validate()
         return config
 
 
+def default_schedule(family: str) -> str:
+    """Top-k counts as the benchmark decodes the family: Dream and DiffuCoder on `dream`'s
+    float32 timesteps (ParallelBench's dream_model_utils.py), every other family `even`."""
+    return "dream" if family == "dream" else "even"
+
+
 # what `--model_args` and `--gen_kwargs` may set (the generation length comes from the task)
 DECODING_OPTIONS = (
-    *(f.name for f in dataclasses.fields(DecodingConfig) if f.name not in ("gen_length", "parameters")),
+    *(f.name for f in dataclasses.fields(DecodingConfig) if f.name not in ("gen_length", "parameters", "family")),
     *SAMPLER_PARAMETERS,
 )

@@ -33,13 +33,32 @@ def factor(scores: torch.Tensor, candidates: torch.Tensor, f: float) -> torch.Te
     (m + 1)(1 - c(m)) <= f for every 2 <= m <= n, with n >= 1.
 
     The released code commits everything when only the last rank fails; the prefix
-    here stops at the first failing rank.
+    here stops at the first failing rank (`released_factor` is the released rule).
     """
     sorted_scores, order = scores.sort(dim=-1, descending=True, stable=True)
     m = torch.arange(1, scores.shape[-1] + 1, device=scores.device, dtype=sorted_scores.dtype)
     passes = ((m + 1) * (1 - sorted_scores) <= f) & (sorted_scores > float("-inf"))
     passes[..., 0] = True
     prefix = passes.long().cumprod(dim=-1).sum(dim=-1, keepdim=True)
+    return candidates & (rank(order) < prefix)
+
+
+def released_factor(scores: torch.Tensor, candidates: torch.Tensor, f: float) -> torch.Tensor:
+    """The factor rule as the benchmark's code runs it (ParallelBench's `get_transfer_index_dynamic`
+    in generate.py for LLaDA, the factor branch of `sample_block` for Dream): rank m of the n
+    candidates fails when c(m) < 1 - f/(m+1), that bound computed in float64 and compared in the
+    scores' precision (rank 1 never fails); the prefix stops before the first failing rank, except
+    that when the first failure is the last rank n, all n are committed (the off-by-one)."""
+    sorted_scores, order = scores.sort(dim=-1, descending=True, stable=True)
+    width = scores.shape[-1]
+    bounds = torch.tensor([-1.0] + [1 - f / (m + 1) for m in range(2, width + 1)], dtype=scores.dtype,
+                          device=scores.device)
+    count = candidates.sum(-1, keepdim=True)
+    ranks = torch.arange(width, device=scores.device)
+    fails = (sorted_scores < bounds) & (ranks < count)
+    # index of the first failing rank, n - 1 when none fails (where the reference's loop ends)
+    first = torch.where(fails.any(-1, keepdim=True), fails.int().argmax(-1, keepdim=True), count - 1)
+    prefix = first + ((first == 0) | (first == count - 1)).long()
     return candidates & (rank(order) < prefix)
 
 

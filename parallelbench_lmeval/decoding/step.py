@@ -24,6 +24,8 @@ class Block:
     end: int
     # tokens committed at each step of a fixed schedule; None = the sampler decides, step by step
     step_counts: tuple[int, ...] | None = None
+    # steps of the reference's schedule that commit nothing: forward passes counted, not run
+    idle_steps: int = 0
 
     @property
     def length(self) -> int:
@@ -72,14 +74,21 @@ class Step:
         uniform: Uniform,
         mask_id: int,
         dtype: torch.dtype,
+        mask_normalised: bool = False,
         workspace: Workspace | None = None,
     ) -> Step:
-        """Probabilities (in `dtype`) and proposals from the model's logits at the query."""
+        """Probabilities (in `dtype`) and proposals from the model's logits at the query. With
+        `mask_normalised`, the mask token (not in `forbidden_ids` then) counts in the softmax's
+        normalisation, as in a reference that patches no logits, and is never proposed all the same.
+        The probabilities are written into `workspace` (memory kept for the decode call)."""
         workspace = workspace or Workspace()
         logits.index_fill_(-1, forbidden_ids, float("-inf"))
         probs = workspace.take("probs", logits.shape, dtype, logits.device)
         # the values of logits.to(dtype).softmax(-1), in the workspace
         torch.softmax(logits if logits.dtype == dtype else probs.copy_(logits), -1, out=probs)
+        if mask_normalised:
+            probs[..., mask_id] = 0
+            logits[..., mask_id] = float("-inf")
         mirror = None
         if query.mirror:
             width = query.positions.shape[1]

@@ -22,8 +22,9 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from parallelbench_lmeval.decoding import DecodingConfig, unmask
+from parallelbench_lmeval.decoding import DecodeResult, DecodingConfig, unmask
 from parallelbench_lmeval.decoding.noise import Draw, RowNoise
+from parallelbench_lmeval.decoding.order import order_metrics
 from parallelbench_lmeval.decoding.step import Query, gather_positions
 from parallelbench_lmeval.ideal.distributions import stacked
 from parallelbench_lmeval.ideal.problems import Problem
@@ -101,6 +102,16 @@ def decode(
     """Decodes problems that share one length: item ids [B, L] and NFE [B] (one unmask call).
     `generator`: one for the batch, or one per problem (row); then each row draws its logits'
     noise, samples and random order from its own, whatever else shares the batch."""
+    result = decode_result(problems, config, generator)
+    return result.tokens, result.nfe
+
+
+def decode_result(
+    problems: Sequence[Problem],
+    config: DecodingConfig,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
+) -> DecodeResult:
+    """`decode`'s whole result: item ids, NFE and each item's commit step."""
     lengths = {p.length for p in problems}
     if len(lengths) != 1:
         raise ValueError(f"decode takes problems of one length, got lengths {sorted(lengths)}")
@@ -122,8 +133,7 @@ def decode(
         block = torch.arange(query.block.start, query.block.end, device=canvas.device)
         return torch.cat([logits, batch.logits(owners, canvas, mask_id, draw, hidden=block)], dim=1)
 
-    result = unmask(denoise, len(problems), item_config(config, num_items), mask_id, device, generator)
-    return result.tokens, result.nfe
+    return unmask(denoise, len(problems), item_config(config, num_items), mask_id, device, generator)
 
 
 def accuracy(problem: Problem, config: DecodingConfig, trials: int, generator: torch.Generator | None = None) -> tuple[float, float]:
@@ -160,22 +170,25 @@ class IdealBackend:
     def generate(
         self, contexts: list[str], config: DecodingConfig, generators: Sequence[torch.Generator] | None
     ) -> BatchOutput:
-        """Texts, NFE and number of items (generated and canvas length) per context:
-        tokens per step of the ideal model are items per step. Problems of one length and
-        alphabet size decode as one batch, each row drawing from its own generator, so a
-        context decodes as it would alone (the adaptive rules' exception: see `dllm.md`)."""
+        """Texts, NFE, number of items (generated and canvas length) and decoding order per
+        context: tokens per step of the ideal model are items per step, and its order is that of
+        the items (no padding). Problems of one length and alphabet size decode as one batch,
+        each row drawing from its own generator, so a context decodes as it would alone (the
+        adaptive rules' exception: see docs/ideal-model.md)."""
         problems = [parse_prompt(context) for context in contexts]  # every prompt checked before decoding
         texts: list[str] = [""] * len(problems)
         nfes = [0] * len(problems)
+        orders: list[dict[str, float]] = [{}] * len(problems)
         for shape in sorted({(p.length, len(p.alphabet)) for p in problems}):
             indices = [i for i, p in enumerate(problems) if (p.length, len(p.alphabet)) == shape]
             rows_generators = [generators[i] for i in indices] if generators else None
             with one_thread():
-                tokens, nfe = decode([problems[i] for i in indices], config, rows_generators)
-            for i, ids, steps in zip(indices, tokens.tolist(), nfe.tolist()):
-                texts[i], nfes[i] = problems[i].render(ids), steps
+                result = decode_result([problems[i] for i in indices], config, rows_generators)
+            metrics = order_metrics(result.commit_steps, result.tokens, pad_id=None)
+            for i, ids, steps, order in zip(indices, result.tokens.tolist(), result.nfe.tolist(), metrics):
+                texts[i], nfes[i], orders[i] = problems[i].render(ids), steps, order
         items = [p.length for p in problems]
-        return BatchOutput(texts, nfes, items, items)
+        return BatchOutput(texts, nfes, items, items, orders)
 
     def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         """A plain role-tagged transcript (the ideal model has no tokenizer of its own)."""

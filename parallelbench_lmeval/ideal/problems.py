@@ -9,24 +9,9 @@ from dataclasses import dataclass
 import torch
 
 from parallelbench_lmeval.ideal.distributions import Arrangements, EnumeratedAnswers
+from parallelbench_lmeval.scoring.lists import render_list
+from parallelbench_lmeval.scoring.puzzles import render_csv_grid, render_digit_grid
 from parallelbench_lmeval.theory.answer_sets import latin_squares, sudoku_solutions, waiting_line_answers
-
-
-def render_list(items: Sequence[str]) -> str:
-    """The Waiting Line answer format: ["A B", "C D"]."""
-    return "[" + ", ".join(f'"{item}"' for item in items) + "]"
-
-
-def render_csv_grid(cells: Sequence[str]) -> str:
-    """The Latin Square answer format: comma-separated rows, one per line."""
-    size = round(len(cells) ** 0.5)
-    return "\n".join(",".join(cells[r * size : (r + 1) * size]) for r in range(size))
-
-
-def render_digit_grid(cells: Sequence[str]) -> str:
-    """The Sudoku answer format: one line of digits per row."""
-    return "\n".join("".join(cells[r * 4 : (r + 1) * 4]) for r in range(4))
-
 
 RENDERERS = {"list": render_list, "csv_grid": render_csv_grid, "digit_grid": render_digit_grid}
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from parallelbench_lmeval.ideal.problems import Problem, latin_square_problem, sudoku_problem, waiting_line_problem
+from parallelbench_lmeval.task_folder import data_dir
 from parallelbench_lmeval.theory.answer_sets import PUZZLE_TASKS, WAITING_LINE_TASKS
 
 SUPPORTED_TASKS = WAITING_LINE_TASKS + PUZZLE_TASKS
@@ -29,12 +30,6 @@ FIELD_PATTERNS = {
     "size": r"\d+",
     "sudoku": r"[0-9][0-9\s]*?",
 }
-
-
-def data_root() -> Path:
-    from parallelbench_lmeval.registration import task_dir
-
-    return task_dir() / "data"
 
 
 def template_regex(template: str) -> re.Pattern:
@@ -60,7 +55,7 @@ def task_family(config_name: str) -> str:
 @functools.lru_cache(maxsize=4)
 def load_templates(root: Path | None = None) -> dict[str, re.Pattern]:
     """Task family -> question regex, from the shipped task configs."""
-    root = root or data_root()
+    root = root or data_dir()
     templates = {}
     for folder in TEMPLATE_FOLDERS:
         path = root / folder / "task_config.yaml"

@@ -17,9 +17,12 @@ from tqdm import tqdm
 
 from parallelbench_lmeval import __version__
 from parallelbench_lmeval.decoding import DecodingConfig
-from parallelbench_lmeval.decoding.config import DECODING_OPTIONS
+from parallelbench_lmeval.decoding.config import DECODING_OPTIONS, own_sampler_options
 from parallelbench_lmeval.decoding.frequencies import check_table_name
+from parallelbench_lmeval.errors import did_you_mean
 from parallelbench_lmeval.likelihood import Request, log_likelihoods
+from parallelbench_lmeval.models.block_diffusion import complete_block_config
+from parallelbench_lmeval.models.families import FAMILY_SPECS
 from parallelbench_lmeval.models.settings import ModelSettings
 from parallelbench_lmeval.options import optional_int
 from parallelbench_lmeval.stats import DecodedText
@@ -29,7 +32,7 @@ logger = logging.getLogger(__name__)
 # what a request's gen_kwargs may hold: lm-eval's own keys plus ours
 REQUEST_OPTIONS = ("until", "max_gen_toks", "do_sample", *DECODING_OPTIONS, "seed")
 CPU_AUTO_BATCH_SIZE = 8
-CACHING_FAMILIES = ("llada", "dream")
+CACHING_FAMILIES = ("llada", "llada_moe", "dream")
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
@@ -73,9 +76,37 @@ def _data_parallel_accelerator(device: str | None):
     return accelerator if accelerator.num_processes > 1 else None
 
 
-def check_model_args(model_args: dict, additional_config: dict | None = None) -> ModelSettings:
+def request_decoding_options(defaults: dict, gen_kwargs: dict) -> dict:
+    """A request's decoding options: the model's defaults, overridden by the request's gen_kwargs.
+    The defaults' options of another sampler than the one that runs are left out."""
+    unknown = set(gen_kwargs) - set(REQUEST_OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown gen_kwargs {sorted(unknown)} for dllm{did_you_mean(sorted(unknown), REQUEST_OPTIONS)}; "
+                         f"allowed: {', '.join(REQUEST_OPTIONS)}")
+    given = {k: v for k, v in gen_kwargs.items() if k in DECODING_OPTIONS and v is not None}
+    options = own_sampler_options(defaults, str(given.get("sampler") or defaults.get("sampler") or "standard"))
+    options.update(given)
+    # tasks declare greedy decoding (temperature 0): a sampling temperature given to the model still applies
+    if not float(gen_kwargs.get("temperature") or 0) and "temperature" in defaults:
+        options["temperature"] = defaults["temperature"]
+    return options
+
+
+def decoding_used(requests, configs: list[DecodingConfig]) -> list[dict]:
+    """The distinct effective configurations of a run's requests (every option, defaults resolved),
+    each with the tasks that used it: `[{"tasks": [...], "sampler": "pc", "pc_lambda": 0.25, ...}]`."""
+    used: dict[tuple, tuple[dict, set]] = {}
+    for request, config in zip(requests, configs):
+        options = config.effective_options()
+        _, tasks = used.setdefault(tuple(options.items()), (options, set()))
+        tasks.add(getattr(request, "task_name", None) or "")
+    return [{"tasks": sorted(tasks - {""}), **options} for options, tasks in used.values()]
+
+
+def check_model_args(model_args: dict, additional_config: dict | None = None, gen_kwargs: dict | None = None) -> ModelSettings:
     """Everything about `dllm`'s arguments that can be known without weights: option values, the
-    local folder or hub id, the need for remote code, the family and the special ids. Raises
+    local folder or hub id, the need for remote code, the family and the special ids, and the
+    decoding options of `gen_kwargs` (lm_eval's `--gen_kwargs`) over the model's. Raises
     ValueError naming the bad value. The model runs it on construction, and the autoload hook
     runs it before lm-eval indexes its tasks, so a typo costs seconds, not minutes."""
     extra = {k: v for k, v in (additional_config or {}).items() if v is not None}
@@ -87,6 +118,8 @@ def check_model_args(model_args: dict, additional_config: dict | None = None) ->
             f"({', '.join('--' + name for name in twice)}): give each once, as the flag"
         )
     settings = ModelSettings.parse(**{**model_args, **extra})
+    if gen_kwargs:
+        DecodingConfig.from_options(gen_length=None, **request_decoding_options(settings.decoding_defaults, gen_kwargs))
     if not settings.is_ideal:
         from parallelbench_lmeval.models.transformer_backend import resolve_model_source
 
@@ -97,7 +130,7 @@ def check_model_args(model_args: dict, additional_config: dict | None = None) ->
 class DiffusionLM(LM):
     """Masked diffusion LMs decoded with parallel unmasking.
 
-    `pretrained` is a hub id or local directory (LLaDA, Dream, DiffuCoder, any masked
+    `pretrained` is a hub id or local directory (a diffusion LLM of a family of `models/families.py`, any masked
     LM) or `ideal` for the item-level ideal model of the paper's Section 4. Decoding
     options given here are defaults that a request's gen_kwargs override. Every argument is
     described in `ModelSettings`; every check that needs no weights runs here, and the
@@ -116,6 +149,9 @@ class DiffusionLM(LM):
         self.pretrained = settings.pretrained
 
         self.accelerator = _data_parallel_accelerator(settings.device)
+        if settings.parallelize and self.accelerator is not None:
+            raise ValueError("parallelize=True spreads one copy of the model over every visible accelerator; under "
+                             "accelerate launch (data parallel) each process loads its own copy: use one or the other")
         self._device = _resolve_device(settings.device, self.accelerator)
         self._rank = self.accelerator.process_index if self.accelerator else 0
         self._world_size = self.accelerator.num_processes if self.accelerator else 1
@@ -130,19 +166,13 @@ class DiffusionLM(LM):
             source = resolve_model_source(settings)
             self.backend = TransformerBackend(settings, source, _resolve_dtype(settings.dtype, self._device), self._device)
         self.totals: Counter = Counter()
+        self.decoding_used: list[dict] = []  # the run's effective decoding configurations (see `decoding_used`)
         self._fitting_batch_size: int | None = None  # batch_size=auto: the largest batch that fitted
 
     # ------------------------------------------------------------------ requests
     def request_config(self, gen_kwargs: dict) -> tuple[DecodingConfig, list[str], int]:
         """The decoding config, stop strings and seed of one request (model defaults < gen_kwargs)."""
-        unknown = set(gen_kwargs) - set(REQUEST_OPTIONS)
-        if unknown:
-            raise ValueError(f"unknown gen_kwargs {sorted(unknown)} for dllm; allowed: {', '.join(REQUEST_OPTIONS)}")
-        options = {**self.decoding_defaults}
-        options.update({k: v for k, v in gen_kwargs.items() if k in DECODING_OPTIONS and v is not None})
-        # tasks declare greedy decoding (temperature 0): a sampling temperature given to the model still applies
-        if not float(gen_kwargs.get("temperature") or 0) and "temperature" in self.decoding_defaults:
-            options["temperature"] = self.decoding_defaults["temperature"]
+        options = request_decoding_options(self.decoding_defaults, gen_kwargs)
         gen_length = gen_kwargs.get("max_gen_toks", self.max_gen_toks)
         config = self._complete(DecodingConfig.from_options(gen_length=gen_length, **options))
         for note in config.clamping_notes():
@@ -153,17 +183,22 @@ class DiffusionLM(LM):
         return config, until, seed
 
     def _complete(self, config: DecodingConfig) -> DecodingConfig:
-        """What depends on the model: PC-Sampler's frequency table (its family's by default) and
-        whether the model's layers can be cached; checked before the weights load."""
+        """What depends on the model: the top-k schedule and PC-Sampler's frequency table (the family's
+        by default) and whether the model's layers can be cached; checked before the weights load."""
         family = self.backend.family
+        config = config.with_family_defaults(family)
         if config.sampler == "pc" and config.value("pc_frequencies") is None:
             table = self.backend.default_pc_frequencies
             config = dataclasses.replace(config, parameters=tuple(sorted((*config.parameters, ("pc_frequencies", table)))))
         if config.sampler == "pc":
             check_table_name(config.value("pc_frequencies"))
+        spec = FAMILY_SPECS.get(family)
+        if spec is not None and spec.block_causal:
+            config = complete_block_config(config, spec, self.backend.config,
+                                           warn=lambda message: _log_once(logging.WARNING, message))
         if config.cache != "none" and family not in CACHING_FAMILIES:
             raise ValueError(
-                f"cache={config.cache} runs LLaDA's or Dream's layers with kept keys and values; "
+                f"cache={config.cache} runs LLaDA's, LLaDA-MoE's or Dream's layers with kept keys and values; "
                 f"this model is of family {family!r} (allowed with cache: {', '.join(CACHING_FAMILIES)})"
             )
         return config
@@ -173,6 +208,7 @@ class DiffusionLM(LM):
         self.totals = Counter()
         # every request's options are checked before the first forward pass (and before weights load)
         plans = [self.request_config(dict(request.args[1])) for request in requests]
+        self.decoding_used = decoding_used(requests, [config for config, _, _ in plans])
         items = [(request.args[0], plan) for request, plan in zip(requests, plans)]
         by_length = Collator(
             items,
@@ -238,7 +274,7 @@ class DiffusionLM(LM):
         batch = self.backend.generate(contexts, config, generators)
         seconds = (time.perf_counter() - started) / len(contexts)
         outputs = []
-        for text, nfe, gen_tokens, canvas_length in zip(*batch):
+        for text, nfe, gen_tokens, canvas_length, order in zip(*batch):
             for stop in until:
                 if stop:
                     text = text.split(stop)[0]
@@ -247,6 +283,7 @@ class DiffusionLM(LM):
                 "tokens_per_step": canvas_length / nfe,
                 "gen_tokens": gen_tokens,
                 "decode_seconds": seconds,
+                **order,
             }
             self.totals.update({"samples": 1, "nfe": nfe, "gen_tokens": gen_tokens, "canvas_tokens": canvas_length})
             self.totals["decode_seconds"] += seconds
@@ -298,6 +335,11 @@ class DiffusionLM(LM):
         if self.settings.is_ideal:
             raise NotImplementedError(
                 f"pretrained=ideal decodes ParallelBench's list and puzzle tasks only; {request_type} needs a real model"
+            )
+        if self.backend.family_spec.block_causal:
+            raise NotImplementedError(
+                f"{request_type}: LLaDA's Monte-Carlo estimate assumes full bidirectional attention; the "
+                f"{self.backend.family} family is a block-diffusion model, for which dllm has no likelihood yet"
             )
         return self.backend
 
@@ -375,12 +417,14 @@ class DiffusionLM(LM):
         """Written to the results JSON: the engine's setup and the run's totals over all processes."""
         totals = dict(self.totals)
         if totals.get("nfe"):
-            totals["tokens_per_step"] = totals["canvas_tokens"] / totals["nfe"]
+            # not the tasks' `tokens_per_step` metric (a mean of per-sample ratios, which the leaderboard uses)
+            totals["pooled_tokens_per_step"] = totals["canvas_tokens"] / totals["nfe"]
         return {
             "dllm": {
                 "package_version": __version__,
                 "pretrained": self.pretrained,
                 "decoding_defaults": self.decoding_defaults,
+                "decoding": self.decoding_used,
                 "seed": self.seed,
                 "world_size": self.world_size,
                 **self.backend.describe(),

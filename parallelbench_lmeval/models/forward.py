@@ -2,8 +2,8 @@
 
 Two ways to run a model, behind one interface (`ModelForward`):
 
-- `StackForward` (LLaDA, Dream/DiffuCoder): the layers run by `models/stack.py`, with position
-  ids, any boolean attention mask, and key/value caches;
+- `StackForward` (LLaDA, LLaDA-MoE, Dream/DiffuCoder, the block-diffusion families): the layers
+  run by `models/stack.py`, with position ids, any boolean attention mask, and key/value caches;
 - `OwnForward` (any masked LM, and the fallback when a model's layers do not match the stack):
   the model's own forward, with its output layer applied only to the positions asked for.
 
@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from parallelbench_lmeval.decoding.step import gather_positions
+from parallelbench_lmeval.models.families import FAMILY_SPECS
 from parallelbench_lmeval.models.stack import STACKS, KeyValues, Stack
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ class OwnForward(ModelForward):
 
     def __init__(self, model: nn.Module, family: str):
         self.model, self.family = model, family
-        self.shift = 1 if family == "dream" else 0
+        self.convention = FAMILY_SPECS[family].attention_mask
+        self.shift = FAMILY_SPECS[family].shift
         self.takes_position_ids = "position_ids" in inspect.signature(model.forward).parameters
         self.head: _WindowedHead | None = None
         self.head = self._install_windowed_head()
@@ -117,9 +119,12 @@ class OwnForward(ModelForward):
 
     def _kwargs(self, ids, positions, keys, structure) -> dict:
         kwargs = {}
-        if self.family == "dream":  # a 4-D boolean mask, always: without one a Qwen2-style model attends causally
+        if self.convention != "padding":  # a 4-D mask, always: without one a Qwen-style model attends causally
             mask = boolean_mask(keys, structure, ids.shape[1])
-            kwargs["attention_mask"] = mask if mask is not None else keys[:, None, None, :].expand(-1, 1, ids.shape[1], -1)
+            mask = mask if mask is not None else keys[:, None, None, :].expand(-1, 1, ids.shape[1], -1)
+            if self.convention == "additive":
+                mask = torch.zeros(mask.shape, dtype=self.model.dtype, device=mask.device).masked_fill(~mask, float("-inf"))
+            kwargs["attention_mask"] = mask
         elif structure is None:
             kwargs["attention_mask"] = keys.long()
         elif self.family == "llada":  # LLaDA's forward takes a structured pattern as a boolean attention bias
@@ -135,7 +140,7 @@ class OwnForward(ModelForward):
 
     def __call__(self, ids, positions, keys, hidden_at, structure=None, cache=None, slot=None, keep=0, workspace=None):
         if cache is not None or keep:
-            raise ValueError(f"{type(self.model).__name__}: key/value caching needs the LLaDA or Dream layers")
+            raise ValueError(f"{type(self.model).__name__}: key/value caching needs layers the engine runs (models/stack.py)")
         if self.head is not None:
             self.head.positions = hidden_at
             return self.full_logits(ids, positions, keys, structure), None
@@ -151,7 +156,7 @@ def probe_inputs(model: nn.Module, vocab_size: int):
 
 @torch.no_grad()
 def build_forward(model: nn.Module, family: str) -> ModelForward:
-    """The stack forward for LLaDA and Dream when it reproduces the model's own logits on a probe
+    """The stack forward for the families with one when it reproduces the model's own logits on a probe
     input (checked once); otherwise, and for masked LMs, the model's own forward."""
     own = OwnForward(model, family)
     stack_class = STACKS.get(family)

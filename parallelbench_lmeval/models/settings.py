@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from parallelbench_lmeval.decoding.config import DECODING_OPTIONS, DecodingConfig
+from parallelbench_lmeval.decoding.config import DECODING_OPTIONS, SAMPLER_PARAMETERS, DecodingConfig, own_sampler_options
+from parallelbench_lmeval.errors import did_you_mean
 from parallelbench_lmeval.models.families import FAMILIES
 from parallelbench_lmeval.options import as_bool, as_float, as_int, is_unset, non_negative_int, positive_int
 
@@ -42,8 +43,18 @@ def _non_negative_float(name: str, value) -> float:
 
 def _choice(name: str, value, allowed) -> str:
     if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
+        raise ValueError(f"unknown {name} {value!r}{did_you_mean(value, allowed)}; allowed: {', '.join(allowed)}")
     return value
+
+
+def check_decoding_defaults(decoding: dict) -> None:
+    """Decoding options given to the model. Options of a sampler other than the model's own are
+    defaults for the requests that run that sampler (`pc_frequencies=uniform` in `--model_args` of a
+    sweep with `--grid pc`): each is checked with its own sampler."""
+    sampler = str(decoding.get("sampler") or "standard")
+    DecodingConfig.from_options(gen_length=None, **own_sampler_options(decoding, sampler))
+    for name in sorted(set(decoding) - set(own_sampler_options(decoding, sampler))):
+        DecodingConfig.from_options(gen_length=None, sampler=SAMPLER_PARAMETERS[name], **{name: decoding[name]})
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,8 @@ class ModelSettings:
     trust_remote_code: bool = False
     dtype: str = "auto"
     device: str | None = None
+    # spread the layers over every visible accelerator (accelerate's device_map="auto"), as lm-eval's hf model
+    parallelize: bool = False
     batch_size: int | str = 1
     max_batch_size: int = 64
     family: str | None = None
@@ -83,15 +96,16 @@ class ModelSettings:
         unknown = set(args) - names - set(DECODING_OPTIONS)
         if unknown:
             raise ValueError(
-                f"unknown dllm option(s) {sorted(unknown)}; model options allowed: {', '.join(sorted(names))}; "
+                f"unknown dllm option(s) {sorted(unknown)}{did_you_mean(sorted(unknown), [*sorted(names), *DECODING_OPTIONS])}; "
+                f"model options allowed: {', '.join(sorted(names))}; "
                 f"decoding options allowed: {', '.join(DECODING_OPTIONS)}"
             )
         decoding = {k: v for k, v in args.items() if k in DECODING_OPTIONS and not is_unset(v)}
-        DecodingConfig.from_options(gen_length=None, **decoding)
+        check_decoding_defaults(decoding)
         given = {k: v for k, v in args.items() if k in names and not is_unset(v)}
         parsers = {
             "revision": _text, "tokenizer": _text, "chat_template": _text, "device": _text,
-            "trust_remote_code": as_bool, "add_special_tokens": as_bool, "suppress_eos": as_bool,
+            "trust_remote_code": as_bool, "add_special_tokens": as_bool, "suppress_eos": as_bool, "parallelize": as_bool,
             "dtype": lambda name, value: _choice(name, str(value), DTYPES),
             "family": lambda name, value: _choice("family", str(value), FAMILIES),
             "batch_size": _batch_size,

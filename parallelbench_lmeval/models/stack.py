@@ -1,4 +1,5 @@
-"""LLaDA's and Dream's transformers run layer by layer from their own modules.
+"""The diffusion models' transformers run layer by layer from their own modules (LLaDA, Dream and the
+other Qwen-style decoders, LLaDA2).
 
 The hub models' forward passes fix things a diffusion decoder needs to choose: LLaDA's takes no
 position ids and refuses key/value caches, and places the queries at the end of the keys;
@@ -19,6 +20,7 @@ model's own forward pass once, at load time, and falls back to that forward when
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 import torch.nn.functional as F
@@ -46,7 +48,7 @@ class KeyValues:
             if self.rows is None:
                 mine.copy_(theirs)
             else:
-                mine[self.rows] = theirs
+                mine[self.rows.to(mine.device)] = theirs  # with parallelize=True, each layer's device
 
     def spliced(self, layer: int, key: torch.Tensor, value: torch.Tensor, slot: tuple[int, int]):
         """The keys and values a step attends to at `layer`: the cached ones with the step's own
@@ -58,7 +60,7 @@ class KeyValues:
         spliced = []
         for cached, new in ((self.keys[layer], key), (self.values[layer], value)):
             if self.rows is not None:
-                cached = cached[self.rows]
+                cached = cached[self.rows.to(cached.device)]
             cached[:, :, a:b] = new[:, :, : b - a]
             spliced.append(torch.cat([cached, new[:, :, b - a :]], dim=2) if new.shape[2] > b - a else cached)
         return spliced
@@ -83,11 +85,21 @@ def attend(query, keys, values, mask) -> torch.Tensor:
 
 
 class Stack(nn.Module):
-    """The transformer of a loaded model, run layer by layer. Subclasses name the modules."""
+    """The transformer of a loaded model, run layer by layer. Subclasses name the modules.
+
+    A model loaded with `parallelize=True` (accelerate's device_map="auto") has its layers on
+    several devices: the hidden states follow them. (Accelerate's hooks move the inputs of the
+    modules it placed, a whole layer, but the stack calls a layer's parts.)"""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
+
+    @cached_property
+    def devices(self) -> list[torch.device] | None:
+        """The device of each layer, when they are on more than one."""
+        devices = [next(layer.parameters()).device for layer in self.layers]
+        return devices if len(set(devices)) > 1 else None
 
     def forward(
         self,
@@ -105,7 +117,11 @@ class Stack(nn.Module):
         hidden = self.embed(ids)
         kept = KeyValues([], []) if keep else None
         cos, sin = self.rotary(hidden, positions)
+        devices = self.devices
         for index, layer in enumerate(self.layers):
+            if devices is not None and hidden.device != devices[index]:
+                hidden, cos, sin = hidden.to(devices[index]), cos.to(devices[index]), sin.to(devices[index])
+                mask = mask.to(devices[index]) if mask is not None else None
             query, key, value = self.projections(layer, hidden, cos, sin)
             if kept is not None:
                 kept.keys.append(key[:, :, :keep])
@@ -119,16 +135,19 @@ class Stack(nn.Module):
     def logits(
         self, hidden: torch.Tensor, positions: torch.Tensor | None = None, workspace: Workspace | None = None
     ) -> torch.Tensor:
-        """The output layer's logits [B, P, V] at `positions` [B, P] of `hidden` (all when None),
-        written into the decode's `workspace` when given (see decoding/workspace.py)."""
+        """The output layer's logits [B, P, V] at `positions` [B, P] of `hidden` (all when None), on
+        the positions' device; written into the decode's `workspace` when given and the layer is a
+        plain weight on that device (see decoding/workspace.py)."""
+        device = hidden.device if positions is None else positions.device
         if positions is not None:
-            hidden = gather_positions(hidden, positions)
+            hidden = gather_positions(hidden, positions.to(hidden.device))
         normed = self.final_norm(hidden)
-        weight, bias = self.output_projection()
-        if workspace is None or bias is not None:
-            return F.linear(normed, weight, bias)
-        out = workspace.take("logits", (*normed.shape[:-1], weight.shape[0]), normed.dtype, normed.device)
-        return torch.matmul(normed, weight.t(), out=out)  # what F.linear computes without a bias
+        layer = self.output_layer()
+        weight, bias = (layer, None) if isinstance(layer, torch.Tensor) else linear_weights(layer)
+        if workspace is not None and bias is None and weight.device == normed.device == device:
+            out = workspace.take("logits", (*normed.shape[:-1], weight.shape[0]), normed.dtype, device)
+            return torch.matmul(normed, weight.t(), out=out)  # what F.linear computes without a bias
+        return (F.linear(normed, layer) if isinstance(layer, torch.Tensor) else layer(normed)).to(device)
 
     # the model-specific parts
     layers: list
@@ -148,8 +167,8 @@ class Stack(nn.Module):
     def final_norm(self, hidden):
         raise NotImplementedError
 
-    def output_projection(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The output layer's weight [V, D] and bias."""
+    def output_layer(self) -> nn.Module | torch.Tensor:
+        """The output layer: its module, or the embedding's weight [V, D] when they are tied."""
         raise NotImplementedError
 
 
@@ -224,12 +243,15 @@ class LladaStack(Stack):
     def final_norm(self, hidden):
         return self.transformer.ln_f(hidden)
 
-    def output_projection(self):
-        return (self.transformer.wte.weight, None) if self.tied else linear_weights(self.transformer.ff_out)
+    def output_layer(self):
+        return self.transformer.wte.weight if self.tied else self.transformer.ff_out
 
 
-class DreamStack(Stack):
-    """Dream / DiffuCoder (`DreamModel`: model.{embed_tokens, layers, norm, rotary_emb}, lm_head; Qwen2 layers)."""
+class QwenStack(Stack):
+    """The Qwen-style decoders (`model.{embed_tokens, layers, norm, rotary_emb}`, `lm_head`): Dream /
+    DiffuCoder and Fast-dLLM v2 (Qwen2 layers), SDAR / TraDo (Qwen3 layers: a per-head RMS norm of
+    queries and keys before RoPE), LLaDA-MoE (the same norms, optional clipping of q, k and v, and a
+    shared expert added to the mixture of experts)."""
 
     def __init__(self, model: nn.Module):
         super().__init__(model)
@@ -239,37 +261,100 @@ class DreamStack(Stack):
         self.heads = config.num_attention_heads
         self.kv_heads = config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        self.clip = getattr(config, "clip_qkv", None)
 
     @staticmethod
     def supports(model: nn.Module) -> bool:
         base = getattr(model, "model", None)
-        return all(hasattr(base, name) for name in ("embed_tokens", "layers", "norm", "rotary_emb")) and hasattr(
-            model, "lm_head"
-        )
+        layers = getattr(base, "layers", None)
+        return (all(hasattr(base, name) for name in ("embed_tokens", "layers", "norm", "rotary_emb"))
+                and hasattr(model, "lm_head") and bool(layers) and hasattr(layers[0], "self_attn"))
 
     def embed(self, ids):
         return self.base.embed_tokens(ids)
 
     def rotary(self, hidden, positions):
-        return self.base.rotary_emb(hidden, positions)  # (cos, sin) in the activation dtype, as Dream
+        return self.base.rotary_emb(hidden, positions)  # (cos, sin) in the activation dtype, as the models
+
+    def heads_of(self, attention, name: str, hidden, count: int):
+        states = getattr(attention, f"{name}_proj")(hidden).view(*hidden.shape[:2], count, self.head_dim)
+        norm = getattr(attention, f"{name}_norm", None)
+        states = norm(states) if norm is not None else states
+        if self.clip is not None:
+            states = states.clamp(min=-self.clip, max=self.clip)
+        return states.transpose(1, 2)
 
     def projections(self, layer, hidden, cos, sin):
         attention = layer.self_attn
         normed = layer.input_layernorm(hidden)
-        query = split_heads(attention.q_proj(normed), self.heads, self.head_dim)
-        key = split_heads(attention.k_proj(normed), self.kv_heads, self.head_dim)
-        value = split_heads(attention.v_proj(normed), self.kv_heads, self.head_dim)
+        query = self.heads_of(attention, "q", normed, self.heads)
+        key = self.heads_of(attention, "k", normed, self.kv_heads)
+        value = self.heads_of(attention, "v", normed, self.kv_heads)
         return rotate(query, cos, sin), rotate(key, cos, sin), value
 
     def after_attention(self, layer, hidden, attended):
         hidden = hidden + layer.self_attn.o_proj(merge_heads(attended))
-        return hidden + layer.mlp(layer.post_attention_layernorm(hidden))
+        normed = layer.post_attention_layernorm(hidden)
+        shared = getattr(layer, "shared_expert", None)
+        return hidden + layer.mlp(normed) + (shared(normed) if shared is not None else 0)
 
     def final_norm(self, hidden):
         return self.base.norm(hidden)
 
-    def output_projection(self):
-        return linear_weights(self.model.lm_head)
+    def output_layer(self):
+        return self.model.lm_head
 
 
-STACKS = {"llada": LladaStack, "dream": DreamStack}
+class Llada2Stack(Stack):
+    """LLaDA2.0 / LLaDA2.1 (`LLaDA2MoeModelLM`: model.{word_embeddings, layers, norm, rotary_emb},
+    lm_head): one fused query/key/value projection, per-head RMS norms of queries and keys, RoPE on
+    the first `partial_rotary_factor` of each head, and a mixture of experts with shared experts
+    (which returns its router outputs beside the hidden states)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__(model)
+        config = model.config
+        self.base = model.model
+        self.layers = list(self.base.layers)
+        self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
+        self.head_dim = config.head_dim or config.hidden_size // config.num_attention_heads
+
+    @staticmethod
+    def supports(model: nn.Module) -> bool:
+        base = getattr(model, "model", None)
+        layers = getattr(base, "layers", None)
+        return (all(hasattr(base, name) for name in ("word_embeddings", "layers", "norm", "rotary_emb"))
+                and hasattr(model, "lm_head") and bool(layers) and hasattr(layers[0].attention, "query_key_value"))
+
+    def embed(self, ids):
+        return self.base.word_embeddings(ids)
+
+    def rotary(self, hidden, positions):
+        return self.base.rotary_emb(hidden, positions)
+
+    def projections(self, layer, hidden, cos, sin):
+        attention = layer.attention
+        fused = attention.query_key_value(layer.input_layernorm(hidden))
+        fused = fused.view(*hidden.shape[:2], self.heads + 2 * self.kv_heads, self.head_dim).transpose(1, 2)
+        query, key, value = fused.split([self.heads, self.kv_heads, self.kv_heads], dim=1)
+        if getattr(attention, "query_layernorm", None) is not None:
+            query, key = attention.query_layernorm(query), attention.key_layernorm(key)
+        rotated = cos.shape[-1]  # the rotary part of each head
+        query = torch.cat([rotate(query[..., :rotated], cos, sin), query[..., rotated:]], dim=-1)
+        key = torch.cat([rotate(key[..., :rotated], cos, sin), key[..., rotated:]], dim=-1)
+        return query, key, value
+
+    def after_attention(self, layer, hidden, attended):
+        hidden = hidden + layer.attention.dense(merge_heads(attended))
+        out = layer.mlp(layer.post_attention_layernorm(hidden))
+        return hidden + (out[0] if isinstance(out, tuple) else out)
+
+    def final_norm(self, hidden):
+        return self.base.norm(hidden)
+
+    def output_layer(self):
+        return self.model.lm_head
+
+
+STACKS = {"llada": LladaStack, "dream": QwenStack, "fast_dllm_v2": QwenStack, "sdar": QwenStack,
+          "llada_moe": QwenStack, "llada2": Llada2Stack}

@@ -1,4 +1,4 @@
-"""Decodes prompts with a Hugging Face diffusion LM (LLaDA, Dream, DiffuCoder, any masked LM)."""
+"""Decodes prompts with a Hugging Face diffusion LM (every family of `models/families.py`, any masked LM)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,16 @@ from pathlib import Path
 import torch
 
 from parallelbench_lmeval.decoding import DecodeResult, DecodingConfig, unmask
+from parallelbench_lmeval.decoding.block_diffusion import BlockDiffusionSampler
 from parallelbench_lmeval.decoding.frequencies import PACKAGED as PACKAGED_TABLES
+from parallelbench_lmeval.decoding.order import order_metrics
+from parallelbench_lmeval.decoding.samplers import SAMPLER_CLASSES
 from parallelbench_lmeval.decoding.step import Query
 from parallelbench_lmeval.decoding.workspace import Workspace
+from parallelbench_lmeval.errors import did_you_mean
+from parallelbench_lmeval.models.block_diffusion import BlockCausalDenoiser, BlockLayout, attention_block
 from parallelbench_lmeval.models.denoiser import BatchDenoiser
-from parallelbench_lmeval.models.families import detect_family, load_model, resolve_special_ids
+from parallelbench_lmeval.models.families import FAMILY_SPECS, Family, detect_family, load_model, resolve_special_ids
 from parallelbench_lmeval.models.forward import ModelForward, build_forward
 from parallelbench_lmeval.models.settings import ModelSettings
 from parallelbench_lmeval.stats import BatchOutput
@@ -37,18 +42,35 @@ def left_pad(sequences: list[list[int]], pad_id: int, device) -> tuple[torch.Ten
 def local_model_folder(pretrained: str) -> Path | None:
     """The local folder `pretrained` names, or None for a hub id ("name" or "org/name").
 
-    A path that cannot be a hub id (absolute, ./ or ~/, more than one slash) and does not
-    exist is an error here, rather than a hub look-up that fails with a message about
-    huggingface.co.
+    A path that does not exist and cannot be a hub id (absolute, ./ or ~/, more than one slash)
+    or whose first part is a local folder (`models/tiny_lada` beside a `models/` folder) is an
+    error here, naming the folders it may mean, rather than a hub look-up that retries for half a
+    minute and then fails with a message about huggingface.co. Such an `org/name` that the local
+    hub cache holds is still read from the cache.
     """
     path = Path(pretrained).expanduser()
     if path.is_dir():
         return path
     if path.exists():
         raise ValueError(f"pretrained={pretrained!r} is a file; give a model folder (holding config.json) or a hub id")
-    if path.is_absolute() or pretrained.startswith((".", "~")) or pretrained.count("/") > 1 or "\\" in pretrained:
-        raise ValueError(f"pretrained={pretrained!r}: no such local folder (hub ids look like 'org/name')")
-    return None
+    parent = path.parent
+    cannot_be_hub_id = (path.is_absolute() or pretrained.startswith((".", "~")) or pretrained.count("/") > 1
+                        or "\\" in pretrained)
+    if not cannot_be_hub_id and not (pretrained.count("/") == 1 and parent.is_dir() and not _in_hub_cache(pretrained)):
+        return None
+    siblings = sorted(child.name for child in parent.iterdir() if child.is_dir()) if parent.is_dir() else []
+    nearby = f"; {parent}/ holds {', '.join(siblings[:10])}{did_you_mean(path.name, siblings)}" if siblings else ""
+    where = " (hub ids look like 'org/name')" if cannot_be_hub_id else "; nor does the local hub cache hold a model of that id"
+    raise ValueError(f"pretrained={pretrained!r}: no such local folder{nearby}{where}")
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except ValueError:  # not a valid repository id
+        return False
 
 
 def _config_json(pretrained: str, revision: str | None, folder: Path | None) -> dict:
@@ -64,11 +86,18 @@ def _config_json(pretrained: str, revision: str | None, folder: Path | None) -> 
             path = hf_hub_download(pretrained, "config.json", revision=revision)
         except Exception as error:
             raise ValueError(
-                f"pretrained={pretrained!r}: cannot read its config.json from the Hugging Face hub "
+                f"pretrained={pretrained!r}: no local folder of that name, and its config.json cannot be read from the "
+                f"Hugging Face hub "
                 f"({type(error).__name__}: {error}). Check the id and the revision; offline "
                 "(HF_HUB_OFFLINE=1) a hub model must already be in the local cache."
             ) from None
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"pretrained={pretrained!r}: {path} is not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"pretrained={pretrained!r}: {path} is not a JSON object")
+    return config
 
 
 def needs_remote_code(config_json: dict) -> bool:
@@ -127,6 +156,7 @@ class TransformerBackend:
         import transformers
 
         self.pretrained, self.revision, self.dtype, self.device = settings.pretrained, settings.revision, dtype, device
+        self.device_map = "auto" if settings.parallelize else None
         self.trust_remote_code = settings.trust_remote_code
         self.config, self.family = source.config, source.family
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(
@@ -142,10 +172,12 @@ class TransformerBackend:
         add_special_tokens = settings.add_special_tokens
         self.add_special_tokens = self.family == "masked_lm" if add_special_tokens is None else add_special_tokens
         end_ids = {i for i in (self.ids.eos_id, self.ids.eot_id) if i is not None}
+        self.stop_ids = sorted(end_ids)  # where a block-diffusion model's own generation stops
         self.forbidden_ids = sorted(end_ids) if settings.suppress_eos else []
         self.not_generated_ids = sorted(end_ids | {self.ids.pad_id, self.ids.mask_id})
         self.special_prefix, self.special_suffix = added_special_tokens(self.tokenizer) if self.add_special_tokens else ([], [])
         self._forward: ModelForward | None = None
+        self.block_cache = True  # block diffusion keeps finished blocks (False: recomputes them, for comparison)
 
     def _model_max_length(self) -> int:
         for name in ("max_position_embeddings", "max_sequence_length", "n_positions"):
@@ -156,8 +188,9 @@ class TransformerBackend:
     @property
     def forward(self) -> ModelForward:
         if self._forward is None:
-            model = load_model(self.family, self.config, self.pretrained, self.revision, self.dtype, self.trust_remote_code)
-            self._forward = build_forward(model.to(self.device), self.family)
+            model = load_model(self.family, self.config, self.pretrained, self.revision, self.dtype, self.trust_remote_code,
+                               self.device_map)
+            self._forward = build_forward(model if self.device_map else model.to(self.device), self.family)
         return self._forward
 
     @property
@@ -225,8 +258,12 @@ class TransformerBackend:
         return self.ids.pad_id
 
     @property
+    def family_spec(self) -> Family:
+        return FAMILY_SPECS[self.family]
+
+    @property
     def forward_shift(self) -> int:
-        return 1 if self.family == "dream" else 0
+        return self.family_spec.shift
 
     def logits_at(self, ids: torch.Tensor, positions: torch.Tensor, keys: torch.Tensor | None = None) -> torch.Tensor:
         """Logits [rows, P, V] predicting `ids` at `positions`; `keys` [rows, T] False where a row is
@@ -255,23 +292,53 @@ class TransformerBackend:
     @torch.no_grad()
     def decode(self, prompts: list[list[int]], config: DecodingConfig, generators=None) -> DecodeResult:
         """Decodes token-id prompts (left-padded into one batch): the canvases and NFE per row."""
+        if self.family_spec.block_causal:
+            return self._decode_blocks(prompts, config, generators)
         prompt_ids, prompt_mask = left_pad(prompts, self.ids.pad_id, self.device)
         forward = self.forward
         if config.cache != "none" and not forward.caches:
-            raise ValueError(f"cache={config.cache} needs the LLaDA or Dream layers; this model runs its own forward")
+            raise ValueError(f"cache={config.cache} needs layers the engine runs (models/stack.py); this model runs its own forward")
         workspace = Workspace()  # the steps' logits and probabilities, in memory kept for the call
         denoise = BatchDenoiser(forward, prompt_ids, prompt_mask, config.gen_length, self.ids.mask_id,
                                 config.cache, config.cache_refresh, workspace)
         return unmask(denoise, len(prompts), config, self.ids.mask_id, self.device, generators,
-                      forbidden_ids=self.forbidden_ids, workspace=workspace)
+                      forbidden_ids=self.forbidden_ids, prompt_lengths=[len(prompt) for prompt in prompts],
+                      workspace=workspace)
+
+    def _decode_blocks(self, prompts: list[list[int]], config: DecodingConfig, generators) -> DecodeResult:
+        """Block diffusion (`models/block_diffusion.py`): each row's generated positions, from its first
+        one to the end of its last block (past `gen_length` when that falls inside a block)."""
+        spec = self.family_spec
+        layout = BlockLayout.build(prompts, attention_block(spec, self.config, config), config.gen_length,
+                                   self.ids.pad_id, self.ids.mask_id, self.device)
+        internal = layout.internal_config(config)
+        denoise = BlockCausalDenoiser(self.forward, layout, keep_blocks=self.block_cache)
+        inner = SAMPLER_CLASSES[config.sampler](internal, len(prompts), self.ids.mask_id, self.device)
+        sampler = BlockDiffusionSampler(inner, layout.block, layout.generated_from, layout.ends, self.stop_ids,
+                                        layout.fill_id, spec.first_token_alone)
+        result = unmask(denoise, len(prompts), internal, self.ids.mask_id, self.device, generators,
+                        forbidden_ids=self.forbidden_ids, prompt_lengths=[len(prompt) for prompt in prompts],
+                        canvas=layout.canvas, sampler=sampler)
+        return DecodeResult(tokens=layout.generated(result.tokens), nfe=result.nfe,
+                            commit_steps=layout.generated(result.commit_steps))
+
+    def ended_at_stop(self, tokens: torch.Tensor) -> torch.Tensor:
+        """`tokens` with everything after the first end token filled, as a block-diffusion model's own
+        generation function returns its text (full-diffusion output is scored whole, SPEC §2)."""
+        stops = torch.isin(tokens, torch.tensor(self.stop_ids, device=tokens.device))
+        after = (stops.long().cumsum(-1) - stops.long()) > 0
+        return tokens.masked_fill(after, self.ids.pad_id)
 
     def generate(self, contexts: list[str], config: DecodingConfig, generators: list[torch.Generator]) -> BatchOutput:
         """Decodes a batch; `generators` (one per prompt) make sampling independent of the batch."""
         result = self.decode([self.encode(c, config.gen_length) for c in contexts], config, generators)
-        tokens = result.tokens
+        tokens = result.tokens[:, : config.gen_length]
+        if self.family_spec.block_causal:
+            tokens = self.ended_at_stop(tokens)
         generated = ~torch.isin(tokens, torch.tensor(self.not_generated_ids, device=tokens.device))
         texts = self.tokenizer.batch_decode(tokens.tolist(), skip_special_tokens=True)
-        return BatchOutput(texts, result.nfe.tolist(), generated.sum(-1).tolist(), [config.gen_length] * len(contexts))
+        return BatchOutput(texts, result.nfe.tolist(), generated.sum(-1).tolist(), [config.gen_length] * len(contexts),
+                           order_metrics(result.commit_steps[:, : config.gen_length], tokens, self.ids.pad_id))
 
     def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool) -> str:
         return self.tokenizer.apply_chat_template(
@@ -290,5 +357,6 @@ class TransformerBackend:
             "eos_id": self.ids.eos_id,
             "eot_id": self.ids.eot_id,
             "dtype": str(self.dtype).removeprefix("torch."),
+            "device_map": self.device_map,
             "forward": None if self._forward is None else type(self._forward).__name__,
         }

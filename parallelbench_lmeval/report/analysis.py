@@ -19,6 +19,10 @@ from parallelbench_lmeval.report.runs import (
 logger = logging.getLogger(__name__)
 
 PB_THRESHOLDS = (80, 75, 70)
+# AUP's settings, the reference's defaults (d3LLM's leaderboard uses them): the weight's penalty
+# for accuracy below the best, and how many accuracy points below the first point still count
+AUP_ALPHA = 3.0
+AUP_DROP = 5.0
 # mean accuracies are sums of floats: 0.8 may come out as 79.99999999999999
 _TOLERANCE = 1e-9
 
@@ -56,6 +60,41 @@ def pb_score_interpolated(points, threshold: float) -> float:
         if accuracy_low >= threshold - _TOLERANCE and threshold > accuracy_high:
             return tps_low + (accuracy_low - threshold) / (accuracy_low - accuracy_high) * (tps_high - tps_low)
     return 0.0
+
+
+def aup_weight(accuracy: float, best: float, alpha: float = AUP_ALPHA) -> float:
+    """AUP's quality weight W(y) = min(exp(-alpha (1 - y / y_max)), 1): 1 at the best accuracy."""
+    return min(math.exp(-alpha * (1 - accuracy / best)), 1.0)
+
+
+def aup(points, best: float, alpha: float = AUP_ALPHA, drop: float = AUP_DROP) -> float:
+    """AUP, accuracy under parallelism (d3LLM, Qian et al. 2026; hao-ai-lab/d3LLM
+    `AUP_leaderboard/aup_utils.py`), of (tokens per step, accuracy %) points against `best`, the
+    best accuracy (%) of every method compared on the task (y_max).
+
+    Points sorted by tokens per step rho; those below y_1 - `drop` (y_1: the accuracy of the least
+    parallel point) are left out; then AUP = rho_1 y_1 + the trapezoid sum of y W(y) over the rest:
+    sum_i (rho_i - rho_{i-1}) (y_i W(y_i) + y_{i-1} W(y_{i-1})) / 2. Of points with equal tokens
+    per step the most accurate counts (the reference keeps them all, in input order, which makes
+    its result depend on that order). nan without a point.
+    """
+    curve: dict[float, float] = {}
+    for tps, accuracy in points:
+        if tps > 0 and not math.isnan(accuracy):  # nan tps (nothing decoded) fails tps > 0 too
+            curve[tps] = max(accuracy, curve.get(tps, -math.inf))
+    ordered = sorted(curve.items())
+    if not ordered:
+        return math.nan
+    floor = ordered[0][1] - drop - _TOLERANCE  # accuracies are means: 75 may come out a rounding error below
+    kept = [(tps, accuracy) for tps, accuracy in ordered if accuracy >= floor]
+
+    def weighted(accuracy: float) -> float:
+        return accuracy * aup_weight(accuracy, best, alpha) if accuracy else 0.0  # best may be 0 then
+
+    area = kept[0][0] * kept[0][1]
+    for (tps_low, accuracy_low), (tps_high, accuracy_high) in zip(kept, kept[1:]):
+        area += (tps_high - tps_low) * (weighted(accuracy_high) + weighted(accuracy_low)) / 2
+    return area
 
 
 def center_of_mass(ks, scores) -> float:
@@ -141,7 +180,7 @@ def strategy_summary(configurations: list[Configuration], tasks: list[str], thre
         points.append(point)
         listed.append({"config": configuration.label, "options": configuration.options,
                        "tokens_per_step": point[0], "accuracy": point[1], "limit": configuration.limit})
-    listed.sort(key=lambda entry: (entry["tokens_per_step"], entry["config"]))
+    listed.sort(key=lambda entry: (entry["tokens_per_step"], tuple(entry["options"].items())))  # 0.9 before 1
     adaptive = any(is_adaptive(configuration.options) for configuration in configurations)
     public_rule = pb_score_interpolated if adaptive else pb_score
     return {
@@ -151,6 +190,29 @@ def strategy_summary(configurations: list[Configuration], tasks: list[str], thre
         "limited": any(entry["limit"] is not None for entry in listed),
         "configurations": listed,
     }
+
+
+def best_accuracies(configurations: list[Configuration]) -> dict[str, float]:
+    """AUP's y_max per task: the best accuracy (%) any configuration of the report reached on it,
+    whatever its model or strategy (the reference takes the best of every method it compares)."""
+    best: dict[str, float] = {}
+    for configuration in configurations:
+        for task, result in configuration.tasks.items():
+            if not math.isnan(result.accuracy):
+                best[task] = max(100 * result.accuracy, best.get(task, -math.inf))
+    return best
+
+
+def strategy_aup(configurations: list[Configuration], tasks: list[str], best: dict[str, float]) -> dict:
+    """AUP of one model and strategy: per task over its configurations that ran every task (as
+    PBx), then the unweighted mean over the tasks (as d3LLM's leaderboard averages its tasks)."""
+    complete = [c for c in configurations if tasks and all(task in c.tasks for task in tasks)]
+    per_task = {
+        task: aup([(c.tasks[task].tokens_per_step, 100 * c.tasks[task].accuracy) for c in complete],
+                  best.get(task, math.nan))
+        for task in tasks
+    } if complete else {}
+    return {"AUP": mean(per_task.values()), "AUP_tasks": per_task}
 
 
 def oracle_point(configurations: list[Configuration], tasks: list[str]) -> dict | None:

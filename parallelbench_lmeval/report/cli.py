@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from parallelbench_lmeval.report import leaderboard, plots, tables
+from parallelbench_lmeval.report import console, leaderboard, plots, tables
 from parallelbench_lmeval.report.runs import load_configurations
 
 
@@ -65,6 +65,6 @@ def write_report_of(configurations, out: Path, with_plots: bool = True) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    write_report(args.results, args.out, _aliases(args.alias), with_plots=not args.no_plots)
-    print(f"report written to {args.out}")
+    summary = write_report(args.results, args.out, _aliases(args.alias), with_plots=not args.no_plots)
+    print(f"{console.summary_text(summary)}report written to {args.out}")
     return 0

@@ -30,6 +30,7 @@ log_samples) apply to every model; a model entry may override batch_size, max_ba
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from pathlib import Path
 
 import yaml
 
+from parallelbench_lmeval.errors import did_you_mean
+from parallelbench_lmeval.report import console
 from parallelbench_lmeval.report import sweep as sweeps
 
 logger = logging.getLogger(__name__)
@@ -86,7 +89,8 @@ def parse_experiment(text: str, source: str = "experiment") -> tuple[dict, list[
         raise ValueError(f"{source}: expected a mapping of settings with a `models` list")
     unknown = sorted(set(data) - set(SETTINGS))
     if unknown:
-        raise ValueError(f"{source}: unknown setting(s) {unknown}; allowed: {', '.join(SETTINGS)}")
+        raise ValueError(f"{source}: unknown setting(s) {unknown}{did_you_mean(unknown, SETTINGS)}; "
+                         f"allowed: {', '.join(SETTINGS)}")
     settings = {key: data.get(key, default) for key, default in SETTINGS.items()}
     for required in ("output_path", "tasks", "models"):
         if not settings[required]:
@@ -98,7 +102,8 @@ def parse_experiment(text: str, source: str = "experiment") -> tuple[dict, list[
             raise ValueError(f"{source}: models[{index}] must be a mapping with at least `name` and `model`")
         unknown = sorted(set(raw) - set(MODEL_KEYS))
         if unknown:
-            raise ValueError(f"{source}: models[{index}]: unknown key(s) {unknown}; allowed: {', '.join(MODEL_KEYS)}")
+            raise ValueError(f"{source}: models[{index}]: unknown key(s) {unknown}{did_you_mean(unknown, MODEL_KEYS)}; "
+                             f"allowed: {', '.join(MODEL_KEYS)}")
         name, model = raw.get("name"), raw.get("model")
         if not name or not model:
             raise ValueError(f"{source}: models[{index}] needs `name` and `model` (an lm-eval model such as dllm or hf)")
@@ -163,7 +168,7 @@ def check_experiment(settings: dict, entries: list[ModelEntry]) -> tuple[dict[st
     import lm_eval.api.registry
 
     from parallelbench_lmeval.models.dllm import check_model_args
-    from parallelbench_lmeval.registration import ensure_registered
+    from parallelbench_lmeval.registration import check_tasks, ensure_registered
 
     ensure_registered()
     planned = {}
@@ -171,8 +176,9 @@ def check_experiment(settings: dict, entries: list[ModelEntry]) -> tuple[dict[st
         try:
             lm_eval.api.registry.get_model(entry.model)
         except (KeyError, ValueError):
-            known = ", ".join(sorted(lm_eval.api.registry.model_registry.keys()))
-            raise ValueError(f"model {entry.name!r}: unknown lm-eval model {entry.model!r}; known: {known}") from None
+            known = sorted(lm_eval.api.registry.model_registry.keys())
+            raise ValueError(f"model {entry.name!r}: unknown lm-eval model {entry.model!r}{did_you_mean(entry.model, known)}; "
+                             f"known: {', '.join(known)}") from None
         args = sweep_arguments(settings, entry)
         flags = sweeps.model_config(args.model_args, batch_size=args.batch_size,
                                     max_batch_size=args.max_batch_size, device=args.device)
@@ -182,9 +188,7 @@ def check_experiment(settings: dict, entries: list[ModelEntry]) -> tuple[dict[st
             check_model_args(simple_parse_args_string(args.model_args), flags)
         planned[entry.name] = configurations(entry)
     task_manager = sweeps.task_manager_for(settings["tasks"], settings["include_path"])
-    unknown = [t for t in settings["tasks"] if not task_manager.match_tasks([t]) and not Path(t).is_file()]
-    if unknown:
-        raise ValueError(f"unknown task(s) {unknown}; see `lm_eval ls tasks` (ParallelBench: parallelbench, parallelbench_*)")
+    check_tasks(task_manager, settings["tasks"])
     return planned, task_manager
 
 
@@ -225,5 +229,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.output_path is not None:
         settings["output_path"] = str(args.output_path)
     report = run_experiment(settings, entries)
-    print(f"results in {settings['output_path']}" + (f", report in {report}" if report else ""))
+    summary = console.summary_text(json.loads((report / "summary.json").read_text(encoding="utf-8"))) if report else ""
+    print(f"{summary}results in {settings['output_path']}" + (f", report in {report}" if report else ""))
     return 0

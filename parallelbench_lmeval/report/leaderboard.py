@@ -17,13 +17,17 @@ import math
 from pathlib import Path
 
 from parallelbench_lmeval.report.analysis import (
+    AUP_ALPHA,
+    AUP_DROP,
     PB_THRESHOLDS,
     average_point,
     benchmark_tasks,
+    best_accuracies,
     by_model,
     by_strategy,
     characterize_tasks,
     oracle_point,
+    strategy_aup,
     strategy_summary,
 )
 from parallelbench_lmeval.report.runs import (
@@ -55,6 +59,7 @@ def _finite_or_none(value):
 def build_summary(configurations: list[Configuration], thresholds=PB_THRESHOLDS) -> dict:
     """Everything the leaderboard and the figures summarise, as one JSON-ready dict (NaN -> null)."""
     models = {}
+    best = best_accuracies(configurations)
     for model, configs in by_model(configurations).items():
         tasks = benchmark_tasks(configs)
         entry = {
@@ -62,7 +67,7 @@ def build_summary(configurations: list[Configuration], thresholds=PB_THRESHOLDS)
             "tasks": tasks,
             "complete": len(tasks) == len(LEADERBOARD_TASK_IDS),
             "strategies": {
-                strategy: strategy_summary(members, tasks, thresholds)
+                strategy: {**strategy_summary(members, tasks, thresholds), **strategy_aup(members, tasks, best)}
                 for strategy, members in sorted(by_strategy(configs).items())
             },
             "oracle": {},
@@ -78,6 +83,8 @@ def build_summary(configurations: list[Configuration], thresholds=PB_THRESHOLDS)
         "schema_version": SCHEMA_VERSION,
         "thresholds": list(thresholds),
         "metrics": {"accuracy": ACCURACY_METRIC, "tokens_per_step": TOKENS_PER_STEP_METRIC},
+        # AUP's settings and reference point: each task's best accuracy (%) in this report
+        "aup": {"alpha": AUP_ALPHA, "drop": AUP_DROP, "best_accuracy": best},
         "models": models,
         "task_characterization": characterize_tasks(configurations),
     })
@@ -90,8 +97,8 @@ def _number(value, digits: int = 2) -> str:
 def summary_markdown(summary: dict) -> str:
     thresholds = summary["thresholds"]
     lines = [
-        "| model | strategy | " + " | ".join(f"PB{x}" for x in thresholds) + " | configurations | best accuracy (%) |",
-        "|---|---|" + "---:|" * (len(thresholds) + 2),
+        "| model | strategy | " + " | ".join(f"PB{x}" for x in thresholds) + " | AUP | configurations | best accuracy (%) |",
+        "|---|---|" + "---:|" * (len(thresholds) + 3),
     ]
     notes = []
     for model, entry in summary["models"].items():
@@ -104,7 +111,7 @@ def summary_markdown(summary: dict) -> str:
             lines.append(
                 f"| {model} | {strategy} | "
                 + " | ".join(_number(result[f"PB{x}"]) for x in thresholds)
-                + f" | {count} | {_number(best, 1)} |"
+                + f" | {_number(result['AUP'], 1)} | {count} | {_number(best, 1)} |"
             )
             if limited:
                 runs = ", ".join(f"{c['config']} (--limit {c['limit']:g})" for c in limited)
@@ -116,7 +123,11 @@ def summary_markdown(summary: dict) -> str:
                     f"- {model} {strategy} oracle: {oracle['accuracy']:.1f}% at "
                     f"{oracle['tokens_per_step']:.2f} tokens per step"
                 )
-    text = "PBx: the largest mean tokens per step of a configuration whose mean accuracy over the tasks is ≥ x% (0 if none).\n\n"
+    text = (
+        "PBx: the largest mean tokens per step of a configuration whose mean accuracy over the tasks is ≥ x% (0 if none).\n"
+        "AUP: accuracy under parallelism (d3LLM), the area under each task's accuracy (%) against tokens per step, "
+        "weighted down below the task's best accuracy in this report; mean over the tasks.\n\n"
+    )
     return text + "\n".join(lines) + ("\n\n" + "\n".join(notes) if notes else "") + "\n"
 
 

@@ -3,6 +3,12 @@ block length (Fig. 5) and the task characterization scatter (Fig. 6).
 
 Each figure is built by a `*_figure` function that returns the matplotlib Figure (for inspection),
 and written by a thin function that saves it.
+
+Every strategy of a report has its own colour and marker, the same in every figure: colours never
+repeat for up to len(PALETTE) strategies, (colour, marker) pairs for many more; models differ by
+line style. Curves that coincide (the top-k scores of the ideal model, tasks at 100%) are drawn
+side by side, OVERLAP_OFFSET_PT apart; a figure with points below one token per step draws a
+dotted line at one. Both are said in the legend.
 """
 
 from __future__ import annotations
@@ -11,9 +17,9 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.transforms import offset_copy
 
 from parallelbench_lmeval.report.analysis import average_point, by_model
 from parallelbench_lmeval.report.runs import (
@@ -26,6 +32,7 @@ from parallelbench_lmeval.report.runs import (
     short_task_name,
 )
 
+# the paper's strategies keep their colours in every report; the others take the next free ones
 STRATEGY_COLORS = {
     "random": "#6b7280",
     "l2r": "#dc2626",
@@ -35,8 +42,21 @@ STRATEGY_COLORS = {
     "confidence-threshold": "#7c3aed",
     "confidence-factor": "#db2777",
 }
-MODEL_STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D")]
+# none of them close to another, to black (autoregressive markers) or to white
+EXTRA_COLORS = ("#0891b2", "#65a30d", "#92400e", "#facc15", "#1e3a8a", "#0f766e", "#c026d3", "#38bdf8",
+                "#7f1d1d", "#fb7185", "#334155", "#d6a77a", "#ea580c", "#a5b4fc", "#6ee7b7", "#4d7c0f")
+PALETTE = (*STRATEGY_COLORS.values(), *EXTRA_COLORS)
+# 11 markers, coprime with the 23 colours: (colour, marker) pairs stay unique for 23 x 11 strategies;
+# none is a star (oracles) or an autoregressive marker
+MARKERS = ("o", "s", "^", "D", "<", ">", "d", "8", "H", "x", "+")
+LINE_STYLES = ("-", "--", ":", "-.")  # one per model
 AR_MARKERS = ["P", "X", "h", "v", "p"]  # no star: stars are the oracles
+OVERLAP_OFFSET_PT = 1.5
+# curves closer than this at every point would hide each other: within 1% in x and half a percentage point in y
+OVERLAP_X_RATIO, OVERLAP_Y = 0.01, 0.5
+# legend entries, where no note can cover a point
+OVERLAP_NOTE = f"coinciding curves drawn {OVERLAP_OFFSET_PT:g} pt apart"
+BELOW_ONE_NOTE = "1 token per step (left of it: more forward passes than tokens)"
 # Drawn bottom to top: curves, hollow oracle stars, autoregressive markers (never hidden under a star).
 CURVE_ZORDER, ORACLE_ZORDER, AR_ZORDER = 2, 4, 6
 FAMILY_COLORS = {"waitingline": "#2563eb", "textwriting": "#059669", "puzzles": "#d97706", "other": "#6b7280"}
@@ -107,24 +127,34 @@ def _log2_axis(ax, values) -> None:
     ax.xaxis.set_minor_locator(NullLocator())
 
 
+def strategy_styles(strategies) -> dict[str, tuple[str, str]]:
+    """strategy -> (colour, marker), distinct for every strategy: the paper's seven at their fixed
+    places of PALETTE, the others (sorted) at the next places."""
+    places = {strategy: i for i, strategy in enumerate(STRATEGY_COLORS)}
+    others = sorted(set(strategies) - set(places))
+    places.update({strategy: len(STRATEGY_COLORS) + i for i, strategy in enumerate(others)})
+    return {strategy: (PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]) for strategy, i in places.items()}
+
+
 class _Styles:
-    """Colours by strategy, line styles by model, markers for autoregressive models: stable per report."""
+    """Colours and markers by strategy, line styles by model, markers for autoregressive models: stable per report."""
 
     def __init__(self, configurations: list[Configuration]):
         models = list(by_model([c for c in configurations if c.engine == DLLM_ENGINE]))
         ar_models = list(by_model([c for c in configurations if c.engine != DLLM_ENGINE]))
-        self.model_style = {m: MODEL_STYLES[i % len(MODEL_STYLES)] for i, m in enumerate(models)}
+        self.line_style = {m: LINE_STYLES[i % len(LINE_STYLES)] for i, m in enumerate(models)}
         self.ar_marker = {m: AR_MARKERS[i % len(AR_MARKERS)] for i, m in enumerate(ar_models)}
         self.limits = defaultdict(set)  # (model, strategy) -> the --limit values of its runs
         for c in configurations:
             if c.limit is not None:
                 self.limits[(c.model, c.strategy)].add(c.limit)
-        self.extra_colors: dict = {}
+        self.strategy = strategy_styles(c.strategy for c in configurations)
 
     def color(self, strategy: str) -> str:
-        if strategy in STRATEGY_COLORS:
-            return STRATEGY_COLORS[strategy]
-        return self.extra_colors.setdefault(strategy, f"C{len(self.extra_colors) % 10}")
+        return self.strategy[strategy][0]
+
+    def marker(self, strategy: str) -> str:
+        return self.strategy[strategy][1]
 
     def label(self, model: str, strategy: str, tasks: int | None = None, kind: str = "") -> str:
         """`model · strategy`, then in brackets the number of tasks averaged and any `--limit` of its runs."""
@@ -149,16 +179,55 @@ def _curves(configurations: list[Configuration], point_of) -> tuple[dict, list]:
     return {key: sorted(points) for key, points in curves.items()}, references
 
 
+def _coincide(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> bool:
+    return len(a) == len(b) and all(abs(xa - xb) <= OVERLAP_X_RATIO * max(abs(xa), abs(xb)) and abs(ya - yb) <= OVERLAP_Y
+                                    for (xa, ya), (xb, yb) in zip(a, b))
+
+
+def overlap_offsets(series: list[list[tuple[float, float]]]) -> list[float]:
+    """Vertical offsets (points) that draw coinciding series (`_coincide` with a group's first) side by
+    side, centred on their place; 0 for a series that coincides with no other."""
+    groups: list[list[int]] = []
+    for index, points in enumerate(series):
+        group = next((g for g in groups if _coincide(series[g[0]], points)), None)
+        if group is None:
+            groups.append([index])
+        else:
+            group.append(index)
+    offsets = [0.0] * len(series)
+    for members in groups:
+        for rank, index in enumerate(members):
+            offsets[index] = (rank - (len(members) - 1) / 2) * OVERLAP_OFFSET_PT
+    return offsets
+
+
+def _plot_series(ax, series: list[list[tuple[float, float]]], styles: list[dict]) -> None:
+    """Lines, each with its matplotlib style; identical ones offset (`overlap_offsets`) and noted."""
+    offsets = overlap_offsets(series)
+    for points, style, offset in zip(series, styles, offsets):
+        transform = offset_copy(ax.transData, fig=ax.get_figure(), y=offset, units="points") if offset else ax.transData
+        ax.plot([p[0] for p in points], [p[1] for p in points], transform=transform, **style)
+    if any(offsets):
+        ax.plot([], [], linestyle="none", label=OVERLAP_NOTE)  # a legend line without a handle
+
+
+def _mark_below_one(ax, xs: list[float]) -> None:
+    """A dotted line at one token per step when a point lies left of it (more steps than tokens)."""
+    if min(xs, default=1.0) < 1:
+        ax.axvline(1.0, color="dimgray", linestyle=":", linewidth=0.8, zorder=1, label=BELOW_ONE_NOTE)
+
+
 def _draw(ax, styles: _Styles, curves: dict, references: list, task_counts: dict | None = None) -> list[float]:
-    """The curves and the autoregressive markers; returns their x values. `task_counts`: model -> tasks averaged."""
+    """The curves and the autoregressive markers; returns their x values. `task_counts`: model -> tasks
+    averaged, shown in the legend (when the models' task sets differ)."""
     counts = task_counts or {}
-    xs = []
-    for (model, strategy), points in sorted(curves.items()):
-        linestyle, marker = styles.model_style[model]
-        ax.plot([p[0] for p in points], [p[1] for p in points], linestyle=linestyle, marker=marker, markersize=4,
-                color=styles.color(strategy), zorder=CURVE_ZORDER,
-                label=styles.label(model, strategy, counts.get(model)))
-        xs += [p[0] for p in points]
+    keys = sorted(curves)
+    _plot_series(ax, [curves[key] for key in keys], [
+        {"linestyle": styles.line_style[model], "marker": styles.marker(strategy), "markersize": 4,
+         "color": styles.color(strategy), "zorder": CURVE_ZORDER, "label": styles.label(model, strategy, counts.get(model))}
+        for model, strategy in keys])
+    xs = [p[0] for key in keys for p in curves[key]]
+    _mark_below_one(ax, xs)
     for model, tps, accuracy in references:
         # white-edged so that it stands out on whatever lies under it
         ax.scatter([tps], [accuracy], marker=styles.ar_marker[model], s=90, color="black", edgecolors="white",
@@ -169,15 +238,18 @@ def _draw(ax, styles: _Styles, curves: dict, references: list, task_counts: dict
     return xs
 
 
-def _draw_oracles(ax, styles: _Styles, summary: dict) -> list[float]:
-    """Each threshold sweep's oracle as a hollow star (what lies under it stays visible); returns their x values."""
+def _draw_oracles(ax, styles: _Styles, summary: dict, task_counts: dict | None = None) -> list[float]:
+    """Each threshold sweep's oracle as a hollow star (what lies under it stays visible); returns their x values.
+    Its label counts its tasks where the curves' do, or where it has fewer than its model's."""
     xs = []
     for model, entry in summary["models"].items():
         for strategy, oracle in entry["oracle"].items():
             if oracle and oracle["tokens_per_step"] is not None:
+                tasks = len(oracle["tasks"])
+                shown = tasks if task_counts is not None or tasks != len(entry["tasks"]) else None
                 ax.scatter([oracle["tokens_per_step"]], [oracle["accuracy"]], marker="*", s=260, zorder=ORACLE_ZORDER,
                            facecolors="none", edgecolors=styles.color(strategy), linewidths=1.5,
-                           label=styles.label(model, strategy, len(oracle["tasks"]), kind=" oracle"))
+                           label=styles.label(model, strategy, shown, kind=" oracle"))
                 xs.append(oracle["tokens_per_step"])
     return xs
 
@@ -272,8 +344,10 @@ def average_figure(configurations: list[Configuration], summary: dict) -> Figure
         return None
     fig = Figure(figsize=(7.0, 4.6))
     ax = fig.subplots()
-    task_counts = {model: len(entry["tasks"]) for model, entry in summary["models"].items()}
-    xs = _draw(ax, styles, curves, references, task_counts) + _draw_oracles(ax, styles, summary)
+    # one task set: its count is in the title; several: each curve's is in the legend
+    shared = len({tuple(tasks) for tasks in task_sets}) == 1
+    task_counts = None if shared else {model: len(entry["tasks"]) for model, entry in summary["models"].items()}
+    xs = _draw(ax, styles, curves, references, task_counts) + _draw_oracles(ax, styles, summary, task_counts)
     _log2_axis(ax, xs)
     ax.set(title=average_title(task_sets), xlabel="tokens per step", ylabel="mean accuracy (%)")
     _side_legend(ax)
@@ -294,15 +368,13 @@ def block_length_figure(model: str, configurations: list[Configuration]) -> Figu
         return None
     fig = Figure(figsize=(5.2 * len(panels), 4.2))
     axes = fig.subplots(1, len(panels), squeeze=False)
-    colors = matplotlib.colormaps["tab20"]
     for ax, (strategy, tasks) in zip(axes[0], sorted(panels.items())):
-        lengths = []
-        for i, task in enumerate(t for t in _all_tasks(configurations) if t in tasks):
-            points = sorted(tasks[task].items())
-            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=4,
-                    color=colors(i % 20), label=short_task_name(task))
-            lengths += [p[0] for p in points]
-        _log2_axis(ax, lengths)
+        shown = [t for t in _all_tasks(configurations) if t in tasks]
+        series = [sorted(tasks[task].items()) for task in shown]
+        _plot_series(ax, series, [
+            {"marker": MARKERS[i % len(MARKERS)], "markersize": 4, "color": PALETTE[i % len(PALETTE)],
+             "label": short_task_name(task)} for i, task in enumerate(shown)])
+        _log2_axis(ax, [length for points in series for length, _ in points])
         ax.set(title=f"{model} · {strategy} · k = 2", xlabel="block length (tokens)", ylabel="accuracy (%)",
                ylim=(-3, 103))
         ax.grid(alpha=0.3)

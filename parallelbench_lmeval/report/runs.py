@@ -17,7 +17,14 @@ from pathlib import Path
 
 from lm_eval.utils import simple_parse_args_string
 
-from parallelbench_lmeval.decoding.config import DECODING_OPTIONS, SAMPLER_PARAMETERS, SAMPLERS
+from parallelbench_lmeval.decoding.config import (
+    ADAPTIVE_SAMPLERS,
+    DECODING_OPTIONS,
+    SAMPLER_PARAMETERS,
+    SAMPLERS,
+    default_schedule,
+    own_sampler_options,
+)
 from parallelbench_lmeval.options import as_float, as_int
 
 # Metric names the tasks and the `dllm` model report (results JSON keys look like "pb_acc,none").
@@ -33,13 +40,14 @@ OPTION_ORDER = (*DECODING_OPTIONS, "seed")
 _INTEGER_OPTIONS = ("k", "steps", "block_length", "seed", "cache_refresh",
                     *(name for name, sampler in SAMPLER_PARAMETERS.items()
                       if SAMPLERS[sampler].parameters[name].parse is as_int))
-_FLOAT_OPTIONS = ("threshold", "factor", "temperature",
+_FLOAT_OPTIONS = ("threshold", "factor", "temperature", "dream_eps",
                   *(name for name, sampler in SAMPLER_PARAMETERS.items()
                     if SAMPLERS[sampler].parameters[name].parse is as_float))
 # options at their default value name no configuration of their own
-_DEFAULTS = {"temperature": 0.0, "sampler": "standard", "cache": "none", "cache_refresh": 0, "wino_canvas": "extended"}
-# samplers whose steps depend on the model's predictions (their own adaptive rules)
-ADAPTIVE_SAMPLERS = ("eb", "wino", "slowfast", "klass")
+_DEFAULTS = {"temperature": 0.0, "sampler": "standard", "cache": "none", "cache_refresh": 0, "wino_canvas": "extended",
+             "compat": "none"}
+# a run decoded with compat=parallelbench (the benchmark's own code, deliberate differences included)
+COMPAT_SUFFIX = "+compat"
 
 TOPK_STRATEGIES = {"random": "random", "confidence": "confidence-topk", "entropy": "entropy-topk", "margin": "topk-margin"}
 LEFT_TO_RIGHT_STRATEGY = "l2r"
@@ -57,11 +65,13 @@ LEADERBOARD_TASK_IDS = {
 }
 
 
-def canonical_options(*sources) -> dict:
+def canonical_options(*sources, family: str | None = None) -> dict:
     """Decoding options from `model_args`/`gen_kwargs` (strings or dicts), later sources winning.
 
-    Values are normalised (k=2 and k=2.0 are the same configuration); a zero temperature is
-    the default and is dropped.
+    Values are normalised (k=2 and k=2.0 are the same configuration); options at their default
+    (a zero temperature; the `family`'s own top-k schedule, with its default eps) are dropped, and
+    so are options of a sampler other than the one that ran (the model's defaults for that sampler,
+    see `models.settings.check_decoding_defaults`).
     """
     options: dict = {}
     for source in sources:
@@ -69,6 +79,7 @@ def canonical_options(*sources) -> dict:
         for key, value in parsed.items():
             if key in OPTION_ORDER and value is not None and value != "":
                 options[key] = value
+    options = own_sampler_options(options, str(options.get("sampler", "standard")))
     for key in _INTEGER_OPTIONS:
         if key in options:
             options[key] = int(float(options[key]))
@@ -80,16 +91,24 @@ def canonical_options(*sources) -> dict:
     for key, default in _DEFAULTS.items():
         if options.get(key) == default:
             del options[key]
+    if options.get("dream_eps") == 0.0:
+        del options["dream_eps"]
+    if family is not None and "dream_eps" not in options and options.get("schedule") == default_schedule(family):
+        del options["schedule"]
     return {key: options[key] for key in OPTION_ORDER if key in options}
 
 
 def strategy_id(engine: str, options: dict) -> str:
     """The leaderboard's strategy id (`confidence-topk`, `confidence-threshold`, `l2r`, `klass`,
-    `wino`, ...; a cached run adds its cache: `confidence-threshold+prefix`)."""
+    `wino`, ...; a cached run adds its cache: `confidence-threshold+prefix`, a top-k run on another
+    schedule than its family's (see `canonical_options`) that schedule: `confidence-topk+even-schedule`,
+    and a run with compat=parallelbench `+compat`: `confidence-factor+compat`)."""
     if engine != DLLM_ENGINE:
         return AUTOREGRESSIVE
     cache = f"+{options['cache']}" if "cache" in options else ""
-    return _decoding_strategy(options) + cache
+    schedule = f"+{options['schedule']}-schedule" if "schedule" in options else ""
+    compat = COMPAT_SUFFIX if options.get("compat") == "parallelbench" else ""
+    return _decoding_strategy(options) + cache + schedule + compat
 
 
 def _decoding_strategy(options: dict) -> str:
@@ -99,8 +118,8 @@ def _decoding_strategy(options: dict) -> str:
         return f"{unmasking}-eb"
     if sampler == "pc":
         return f"{unmasking}-pc-sampler"  # the ids ParallelBench reserves for PC-Sampler
-    if sampler == "wino" and options.get("wino_canvas") == "plain":
-        return "wino-plain"
+    if sampler == "wino" and (options.get("wino_canvas") == "plain" or options.get("compat") == "parallelbench"):
+        return "wino-plain"  # compat runs the benchmark's WINO, on the plain canvas
     if sampler != "standard":
         return sampler
     if unmasking == "left_to_right":
@@ -119,7 +138,7 @@ def is_adaptive(options: dict) -> bool:
 
 def options_label(options: dict) -> str:
     """`k=2 block_length=8`: the options beyond the strategy itself ('default' when none)."""
-    named_by_strategy = ("unmasking", "sampler", "cache", "wino_canvas")
+    named_by_strategy = ("unmasking", "sampler", "cache", "wino_canvas", "schedule", "compat")
     parts = [f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
              for key, value in options.items() if key not in named_by_strategy]
     return " ".join(parts) or "default"
@@ -182,10 +201,16 @@ class Configuration:
     options: dict
     tasks: dict[str, TaskResult] = field(default_factory=dict)
     sources: list[Path] = field(default_factory=list)
+    strategy_name: str | None = None  # another id than the options give (a submission's leaderboard ids)
 
     @property
     def strategy(self) -> str:
-        return strategy_id(self.engine, self.options)
+        return self.strategy_name or strategy_id(self.engine, self.options)
+
+    @property
+    def compat(self) -> str:
+        """The decoding mode (`compat` option) the configuration ran with."""
+        return self.options.get("compat", "none")
 
     @property
     def label(self) -> str:
@@ -280,7 +305,9 @@ def read_results_file(results_file: Path, aliases: dict[str, str] | None = None)
     engine = DLLM_ENGINE if DLLM_ENGINE in config or config.get("model") == DLLM_ENGINE else str(config.get("model"))
     model = _model_name(results)
     model = (aliases or {}).get(model, model)
-    options = canonical_options(config.get("model_args"), config.get("gen_kwargs")) if engine == DLLM_ENGINE else {}
+    family = config.get("dllm", {}).get("family")
+    options = (canonical_options(config.get("model_args"), config.get("gen_kwargs"), family=family)
+               if engine == DLLM_ENGINE else {})
     date = _date(results_file)
     run = run_record(results, results_file)
     tasks = {}

@@ -45,6 +45,8 @@ from pathlib import Path
 
 from lm_eval.utils import simple_parse_args_string
 
+from parallelbench_lmeval.errors import did_you_mean
+from parallelbench_lmeval.report import console
 from parallelbench_lmeval.report.runs import OPTION_ORDER, PARTIAL_PREFIX, canonical_options, options_label
 from parallelbench_lmeval.scoring.grammar import GRAMMAR_ENV, LANGUAGETOOL_URL_ENV
 from parallelbench_lmeval.scoring.text import BERTSCORE_LAYERS_ENV, BERTSCORE_MODEL_ENV
@@ -76,6 +78,8 @@ METHOD_GRIDS = {
     # token per block, the paper's best, Appendix F.3)
     "rcr": [{"sampler": "rcr", "k": k} for k in K_VALUES],
     "remdm": [{"sampler": "remdm", "k": k, "remdm_steps": 1, "remdm_number": 1} for k in K_VALUES],
+    # ours: LLaDA2.1's editing over the threshold grid, at its editing threshold 0.9
+    "edit": [{"sampler": "edit", "edit_unmask_threshold": t, "edit_threshold": 0.9} for t in THRESHOLDS],
 }
 GRIDS = ("topk", "threshold", "factor", "semi_ar", *METHOD_GRIDS)
 DONE_MARKER = "sweep_config.json"
@@ -148,9 +152,10 @@ def _parse_config(text: str) -> dict:
     from lm_eval.utils import simple_parse_args_string
 
     options = simple_parse_args_string(text)
-    unknown = set(options) - set(OPTION_ORDER)
+    unknown = sorted(set(options) - set(OPTION_ORDER))
     if unknown or not options:
-        raise ValueError(f"--config {text!r}: give key=value pairs among {', '.join(OPTION_ORDER)}")
+        problem = f"unknown key(s) {unknown}{did_you_mean(unknown, OPTION_ORDER)}; " if unknown else ""
+        raise ValueError(f"--config {text!r}: {problem}give key=value pairs among {', '.join(OPTION_ORDER)}")
     return options
 
 
@@ -461,6 +466,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     configs = build_configs(args.grid, args.config, **grid_values)
     sweep(args, configs)
+    if os.environ.get("RANK", "0") == "0":  # the other processes of a data-parallel run print nothing
+        print(console.folder_summary(args.output_path))
     return 0
 
 
@@ -481,8 +488,10 @@ def sweep(args, configs: list[dict], task_manager=None) -> list[Path]:
     import lm_eval.api.registry
     from tqdm import tqdm
 
-    from parallelbench_lmeval.registration import ensure_registered
+    from parallelbench_lmeval.lm_eval_logs import quiet_gen_kwargs_notice
+    from parallelbench_lmeval.registration import check_tasks, ensure_registered
 
+    quiet_gen_kwargs_notice()  # every configuration is given as gen_kwargs, by design
     lm_config = model_config(args.model_args, batch_size=args.batch_size, max_batch_size=args.max_batch_size,
                              device=args.device)
     ensure_registered()
@@ -495,9 +504,7 @@ def sweep(args, configs: list[dict], task_manager=None) -> list[Path]:
         return []
     _check_folders(output, [config_name(o) for o in todo])
     task_manager = task_manager or task_manager_for(args.tasks, args.include_path)
-    unknown = [t for t in args.tasks if not task_manager.match_tasks([t]) and not Path(t).is_file()]
-    if unknown:
-        raise ValueError(f"unknown task(s) {unknown}; see `lm_eval ls tasks` (ParallelBench: parallelbench, parallelbench_*)")
+    check_tasks(task_manager, args.tasks)
     tasks = SweepTasks(task_manager, args)
     environment = environment_record()
     lm = lm_eval.api.registry.get_model(args.model).create_from_arg_string(args.model_args, lm_config)

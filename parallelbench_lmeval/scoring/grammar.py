@@ -7,7 +7,10 @@ Two backends, chosen by `PARALLELBENCH_GRAMMAR` (or the task metadata `grammar`)
   library downloads LanguageTool on first use) or talks to a server named by
   `PARALLELBENCH_LANGUAGETOOL_URL` (or metadata `languagetool_url`).
 - `harper` (`offline`): Harper (harper-py), offline and Java-free, American English, default
-  rules. Not the paper's checker, so its scores are not comparable with published numbers.
+  rules, plus `sentence_issues`: two checks LanguageTool makes and Harper does not (a text with no
+  word is no sentence; unpaired brackets or double quotes), without which Harper passes 2,000
+  characters of `[`, NUL, zero-width spaces, RTL marks or emoji. Not the paper's checker, so its
+  scores are not comparable with published numbers.
 
 The checker runs in a worker process (`checker_worker.py`): a check that crashes it or takes
 longer than `PARALLELBENCH_GRAMMAR_TIMEOUT` seconds (default 60) scores 0 and the run goes on.
@@ -19,6 +22,7 @@ import functools
 import logging
 import math
 import os
+import re
 from collections.abc import Callable
 
 from parallelbench_lmeval.scoring.checker_worker import CheckerStartError, IsolatedChecker
@@ -81,10 +85,37 @@ def languagetool_checker(url: str = "") -> Callable[[str], int]:
 
 
 def harper_checker() -> Callable[[str], int]:
+    """Harper's lint count, after `sentence_issues` (Harper is not asked when they find one)."""
     import harper
 
     linter = harper.Linter(harper.Dialect.AMERICAN)
-    return lambda text: len(linter.lint(text, language=harper.Language.PLAINTEXT))
+    return lambda text: sentence_issues(text) or len(linter.lint(text, language=harper.Language.PLAINTEXT))
+
+
+CLOSING_BRACKETS = {")": "(", "]": "[", "}": "{"}
+# what LanguageTool's unpaired-bracket rule does not count: smileys, list markers (`a)`, `2)`) opening a line
+NOT_BRACKETS = re.compile(r"[:;]-?[()\[\]]|^\s*\w{1,2}\)", re.MULTILINE)
+# LanguageTool skips its quote check in a text where a digit precedes a quote (3" is three inches)
+INCHES = re.compile(r'\d"')
+
+
+def sentence_issues(text: str) -> int:
+    """What LanguageTool reports and Harper does not, as a number of issues: a text with no word (no
+    letter: brackets, control, format and invisible characters, emoji, digits) is no sentence; each
+    bracket (), [], {} left open or closed without its opening one counts (EN_UNPAIRED_BRACKETS),
+    and so does an odd number of straight double quotes."""
+    issues = 0 if any(character.isalpha() for character in text) else 1
+    open_brackets = []
+    for character in NOT_BRACKETS.sub("", text):
+        if character in "([{":
+            open_brackets.append(character)
+        elif character in CLOSING_BRACKETS:
+            if open_brackets and open_brackets[-1] == CLOSING_BRACKETS[character]:
+                open_brackets.pop()
+            else:
+                issues += 1
+    unpaired_quote = text.count('"') % 2 == 1 and not INCHES.search(text)
+    return issues + len(open_brackets) + unpaired_quote
 
 
 @functools.cache

@@ -35,6 +35,11 @@ def parse_list(text: str) -> list[str]:
     return [item.strip(_ITEM_EDGES) for item in body.split(",") if item.strip()]
 
 
+def render_list(items: Sequence[str]) -> str:
+    """The Waiting Line answer format, `["A B", "C D"]` (what `parse_list_strict` reads back)."""
+    return "[" + ", ".join(f'"{item}"' for item in items) + "]"
+
+
 def parse_list_strict(text: str) -> list[str] | None:
     """Strict parse: both brackets, items exactly `"..."` joined by `", "`; None when the format is off."""
     start = text.rfind("[")

@@ -9,6 +9,17 @@ _DIGIT = re.compile(r"\d")
 SUDOKU_SIZE = 4
 
 
+def render_csv_grid(cells: Sequence[str]) -> str:
+    """The Latin Square answer format: comma-separated rows, one per line (cells given row by row)."""
+    size = round(len(cells) ** 0.5)
+    return "\n".join(",".join(cells[r * size : (r + 1) * size]) for r in range(size))
+
+
+def render_digit_grid(cells: Sequence[str]) -> str:
+    """The Sudoku answer format: one line of digits per row (cells given row by row)."""
+    return "\n".join("".join(cells[r * SUDOKU_SIZE : (r + 1) * SUDOKU_SIZE]) for r in range(SUDOKU_SIZE))
+
+
 def latin_square_score(text: str, symbols: Sequence[str]) -> float:
     """1 when the first `len(symbols)` lines made of exactly the symbol set form a Latin square.
 

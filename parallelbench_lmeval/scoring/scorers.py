@@ -16,6 +16,8 @@ import functools
 import logging
 import os
 
+from parallelbench_lmeval.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 SCORERS_ENV = "PARALLELBENCH_SCORERS"
@@ -28,7 +30,7 @@ OFFLINE_GRAMMAR = "harper"
 OFFLINE_BERTSCORE_LAYERS = 6  # the last of all-MiniLM-L6-v2's six layers
 
 
-class ScorerUnavailable(RuntimeError):
+class ScorerUnavailable(UserError, RuntimeError):
     """A scorer (grammar checker, BERTScore model) cannot run; the message says how to fix it."""
 
 

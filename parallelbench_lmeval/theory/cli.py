@@ -1,5 +1,9 @@
 """`parallelbench theory`: the paper's Table 1 and Fig. 2, closed forms next to the ideal model
-decoded by the engine's unmasking loop (many independent trials decoded as one batch)."""
+decoded by the engine's unmasking loop (many independent trials decoded as one batch).
+
+With `--generated`: the same closed forms next to the ideal model run by lm-eval on generated
+tasks of every size (`theory/generated.py`): accuracy against n at a fixed k, and against k at a
+fixed n."""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from matplotlib.figure import Figure
 
 from parallelbench_lmeval.decoding import DecodingConfig
+from parallelbench_lmeval.generate.cli import sizes
 from parallelbench_lmeval.ideal import accuracy, waiting_line_problem
 from parallelbench_lmeval.theory import closed_forms as cf
 from parallelbench_lmeval.theory.answer_sets import waiting_line_answers
@@ -110,40 +116,50 @@ def total_correlation_rows(ns: list[int]) -> list[list]:
     return rows
 
 
-def plot(directory: Path, curves: dict, thresholds: dict, correlation: list[list], threshold_n: int) -> list[Path]:
-    import matplotlib
+PANELS = (
+    ("shuffle", 1.0, "(a) Shuffle, τ=1"),
+    ("shuffle", 0.0, "(b) Shuffle, τ=0"),
+    ("replace_random", 1.0, "(c) Replace Random, τ=1"),
+    ("replace_random", 0.0, "(d) Replace Random, τ=0"),
+)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    directory.mkdir(parents=True, exist_ok=True)
-    panels = [
-        ("shuffle", 1.0, "(a) Shuffle, τ=1"),
-        ("shuffle", 0.0, "(b) Shuffle, τ=0"),
-        ("replace_random", 1.0, "(c) Replace Random, τ=1"),
-        ("replace_random", 0.0, "(d) Replace Random, τ=0"),
-    ]
-    figure, axes = plt.subplots(1, 5, figsize=(22, 4))
-    for axis, (task, temperature, title) in zip(axes, panels):
+def figure2(curves: dict, thresholds: dict, threshold_n: int) -> Figure:
+    """Fig. 2: top-k accuracy against n (panels a-d, one legend below them: it covered points inside a
+    panel) and the threshold sweep (panel e)."""
+    figure = Figure(figsize=(22, 4.8))
+    axes = figure.subplots(1, 5)
+    for axis, (task, temperature, title) in zip(axes, PANELS):
         for k in K_CHOICES:
             rows = curves[task, temperature, k]
             ns = [r[0] for r in rows]
             line = axis.plot(ns, [r[3] for r in rows], "-", label=f"k={k} closed form")[0]
-            axis.errorbar(ns, [r[1] for r in rows], yerr=[2 * r[2] for r in rows], fmt="o", color=line.get_color(), label=f"k={k} ideal model")
+            axis.errorbar(ns, [r[1] for r in rows], yerr=[2 * r[2] for r in rows], fmt="o", color=line.get_color(),
+                          label=f"k={k} ideal model")
         axis.set(title=title, xlabel="n (list length)", ylabel="accuracy", ylim=(-0.05, 1.05))
-        axis.legend(fontsize=7)
     for task in FIGURE_TASKS:
         rows = thresholds[task]
         line = axes[4].plot([r[0] for r in rows], [r[3] for r in rows], "-", label=f"{task} closed form")[0]
-        axes[4].errorbar([r[0] for r in rows], [r[1] for r in rows], yerr=[2 * r[2] for r in rows], fmt="o", color=line.get_color(), label=f"{task} ideal model")
-    axes[4].set(title=f"(e) Confidence threshold, n={threshold_n}", xlabel="threshold γ", ylabel="accuracy", ylim=(-0.05, 1.05))
-    axes[4].legend(fontsize=7)
-    figure.tight_layout()
-    paths = [directory / "figure2_accuracy.png"]
-    figure.savefig(paths[0], dpi=120)
-    plt.close(figure)
+        axes[4].errorbar([r[0] for r in rows], [r[1] for r in rows], yerr=[2 * r[2] for r in rows], fmt="o",
+                         color=line.get_color(), label=f"{task} ideal model")
+    axes[4].set(title=f"(e) Confidence threshold, n={threshold_n}", xlabel="threshold γ", ylabel="accuracy",
+                ylim=(-0.05, 1.05))
+    legend_space = 0.16  # of the figure's height, below the panels and their labels
+    figure.tight_layout(rect=(0, legend_space, 1, 1))
+    for first, last, columns in ((axes[0], axes[3], 6), (axes[4], axes[4], 2)):
+        middle = (first.get_position().x0 + last.get_position().x1) / 2
+        figure.legend(*first.get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(middle, legend_space),
+                      ncol=columns, fontsize=8, frameon=False)
+    return figure
 
-    figure, axis = plt.subplots(figsize=(6, 4))
+
+def plot(directory: Path, curves: dict, thresholds: dict, correlation: list[list], threshold_n: int) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / "figure2_accuracy.png", directory / "total_correlation.png"]
+    figure2(curves, thresholds, threshold_n).savefig(paths[0], dpi=120, bbox_inches="tight")
+
+    figure = Figure(figsize=(6, 4))
+    axis = figure.subplots()
     ns = [r[0] for r in correlation]
     for column, task in enumerate(("Replace Random", "Shuffle", "Insert Random", "Remove Random"), start=1):
         axis.plot(ns, [r[column] for r in correlation], "o-", label=task)
@@ -151,9 +167,7 @@ def plot(directory: Path, curves: dict, thresholds: dict, correlation: list[list
     axis.set(xlabel="n (list length)", ylabel="C(Y|X) (bits)", title="Conditional total correlation (Copy, *Index: 0)")
     axis.legend()
     figure.tight_layout()
-    paths.append(directory / "total_correlation.png")
     figure.savefig(paths[1], dpi=120)
-    plt.close(figure)
     return paths
 
 
@@ -165,12 +179,61 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold-n", type=int, default=10, help="list length of the threshold sweep (default 10)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", type=Path, metavar="DIR", help="also write the figures as PNG files into DIR")
+    generated = parser.add_argument_group("--generated: the ideal model through lm-eval on generated tasks")
+    generated.add_argument("--generated", action="store_true", help="run this report instead of Table 1 and Fig. 2")
+    generated.add_argument("--n", type=sizes, default=sizes("2-12"), help="list lengths of the n sweep (default 2-12)")
+    generated.add_argument("--k", type=int, default=2, help="items per step of the n sweep (default 2)")
+    generated.add_argument("--ks", type=sizes, default=sizes("1-8"), help="items per step of the k sweep (default 1-8)")
+    generated.add_argument("--k-n", type=int, default=8, help="list length of the k sweep (default 8)")
+    generated.add_argument("--items", type=int, default=200, help="generated items per task and size (default 200)")
+    generated.add_argument("--item-seed", type=int, default=0, help="seed of the generated items (default 0)")
     return parser
+
+
+def checked_generated_report(parser: argparse.ArgumentParser, args) -> int:
+    from parallelbench_lmeval.generate.families import family
+    from parallelbench_lmeval.theory.generated import SWEEP_TASKS
+
+    try:
+        for task in SWEEP_TASKS:
+            for n in [*args.n, args.k_n]:
+                family(task).check_size(n)
+    except ValueError as error:
+        parser.error(f"--n / --k-n: {error}")
+    for name, values in (("k", [args.k]), ("ks", args.ks), ("items", [args.items])):
+        if min(values) < 1:
+            parser.error(f"--{name} must be at least 1, got {min(values)}")
+    return generated_report(args)
+
+
+def generated_report(args) -> int:
+    """Tables (and with --plot a figure) of the generated sweep; `args` already checked."""
+    from parallelbench_lmeval.theory import generated
+
+    manager = generated.task_manager(args.items)
+    n_curves, k_curves = {}, {}
+    for temperature in generated.TEMPERATURES:
+        n_curves[temperature] = generated.n_sweep(generated.SWEEP_TASKS, args.n, args.k, temperature, manager, args.item_seed, args.seed)
+        k_curves[temperature] = generated.k_sweep(generated.SWEEP_TASKS, args.k_n, args.ks, temperature, manager, args.item_seed, args.seed)
+        for curves, axis, title in ((n_curves, "n", f"k = {args.k}"), (k_curves, "k", f"n = {args.k_n}")):
+            tasks = list(curves[temperature])
+            rows = [
+                [points[0][0], *(f"{p[1]:.3f}±{p[2]:.3f} / {p[3]:.3f}" for p in points)]
+                for points in zip(*(curves[temperature][task] for task in tasks))
+            ]
+            title = f"generated items, random top-k, {title}, temperature {temperature:g}: ideal model via lm-eval ± s.e. / closed form ({args.items} items per point)"
+            print(_table([axis, *tasks], rows, title))
+    if args.plot:
+        args.plot.mkdir(parents=True, exist_ok=True)
+        print(f"wrote {generated.plot(args.plot / 'generated_sweep.png', n_curves, k_curves, args.k, args.k_n)}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.generated:
+        return checked_generated_report(parser, args)
     for name in ("max_n", "trials", "table_n", "threshold_n"):
         if getattr(args, name) < (3 if name != "trials" else 1):
             parser.error(f"--{name.replace('_', '-')} must be at least {3 if name != 'trials' else 1}, got {getattr(args, name)}")

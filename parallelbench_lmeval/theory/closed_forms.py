@@ -115,6 +115,43 @@ def shuffle_topk_accuracy(step_sizes: Sequence[int]) -> float:
     return accuracy
 
 
+def _injections_avoiding_own(positions: int, items: int) -> int:
+    """Ways to give `positions` positions distinct items out of `items`, no position its own item
+    (each position's own item is among the `items`): inclusion-exclusion over the positions that do."""
+    return sum((-1) ** i * math.comb(positions, i) * math.perm(items - i, positions - i) for i in range(positions + 1))
+
+
+def shuffle_benchmark_topk_accuracy(step_sizes: Sequence[int], sampled: bool) -> float:
+    """Eq. 5 for the benchmark's Shuffle, whose score rejects the input order (uniform over the
+    n! - 1 other orders), with random positions.
+
+    While every committed position still holds its own input item, the m masked positions are
+    not uniform: each gives its own item ((m-1)! - 1)/(m! - 1) and every other item left
+    (m-1)!/(m! - 1). Greedy decoding then never proposes the own item (it ties the others,
+    broken at random); sampling does. Once a committed position departs from the input order,
+    every completion is valid again and the steps follow Eq. 5. The input order itself fails.
+    """
+    left = sum(step_sizes)
+    follows, departed = 1.0, 0.0  # probability of a consistent partial answer that follows / left the input order
+    for size in step_sizes:
+        uniform = math.perm(left, size) / left**size
+        if follows == 0.0 or left == 1:  # one item left after following the input: only the input order remains
+            stay = leave = 0.0
+        elif sampled:
+            completions = math.factorial(left) - 1
+            own, other = (math.factorial(left - 1) - 1) / completions, math.factorial(left - 1) / completions
+            distinct = sum(
+                math.comb(size, j) * own**j * other ** (size - j) * _injections_avoiding_own(size - j, left - j)
+                for j in range(size + 1)
+            )
+            stay, leave = own**size, distinct - own**size
+        else:
+            stay, leave = 0.0, _injections_avoiding_own(size, left) / (left - 1) ** size
+        follows, departed = follows * stay, follows * leave + departed * uniform
+        left -= size
+    return departed
+
+
 def replace_random_greedy_topk_accuracy(step_sizes: Sequence[int]) -> float:
     """Greedy decoding: while m > 2 positions are masked every one proposes to keep its item
     ((m-1)/m > 1/m), so nothing is replaced before the last step. A last step of one position

@@ -2,6 +2,7 @@
 
 from parallelbench_lmeval.decoding.samplers.base import EVERY_ROW, Sampler
 from parallelbench_lmeval.decoding.samplers.dus import DilatedSampler
+from parallelbench_lmeval.decoding.samplers.editing import EditingSampler
 from parallelbench_lmeval.decoding.samplers.klass import KlassSampler
 from parallelbench_lmeval.decoding.samplers.remasking import RemaskingDiffusionSampler, RunningConfidenceSampler
 from parallelbench_lmeval.decoding.samplers.slowfast import SlowFastSampler
@@ -22,6 +23,7 @@ SAMPLER_CLASSES: dict[str, type[Sampler]] = {
     "dus": DilatedSampler,
     "rcr": RunningConfidenceSampler,
     "remdm": RemaskingDiffusionSampler,
+    "edit": EditingSampler,
 }
 
 __all__ = ["EVERY_ROW", "SAMPLER_CLASSES", "Sampler"]

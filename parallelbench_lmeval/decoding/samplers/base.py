@@ -22,6 +22,12 @@ EVERY_ROW = "every row"
 class Sampler:
     # the precision of the probabilities the sampler's reference computes its confidences in
     probability_dtype = torch.float32
+    # [B, G] canvas positions that are input, not output (a block-diffusion row's prompt tail), for
+    # samplers that change committed tokens; None: every position is output
+    fixed: torch.Tensor | None = None
+    # each row's prompt length, where the decoder knows it (`unmask`): for samplers that reproduce a
+    # reference's whole-sequence arithmetic
+    prompt_lengths: list[int] | None = None
 
     def __init__(self, config: DecodingConfig, batch_size: int, mask_id: int, device: torch.device | str):
         self.config, self.batch_size, self.mask_id, self.device = config, batch_size, mask_id, device
@@ -49,11 +55,13 @@ class Sampler:
 
     def masked_rows(self, canvas: torch.Tensor, block: Block, start: int | None = None):
         """Rows with a mask in [start, block end) (one host sync): their ids, or None if there are
-        none; sets `width`, the most masks a row has there (how many positions to query)."""
+        none; sets `width`, the most masks a row has there (how many positions to query), and
+        `row_masks`, the masks of each row returned."""
         start = block.start if start is None else start
         left = (canvas[:, start : block.end] == self.mask_id).sum(-1)
         counts = left.tolist()
         self.width = max(counts)
+        self.row_masks = [n for n in counts if n]
         if self.width == 0:
             return None
         return torch.tensor([row for row, n in enumerate(counts) if n], device=canvas.device)

@@ -22,6 +22,7 @@ from parallelbench_lmeval.decoding.step import Block, Step
 class StandardSampler(Sampler):
     def start_block(self, block: Block, canvas: torch.Tensor) -> None:
         self.masks_left = block.length  # per row, while the schedule is fixed
+        self.idle_passes += block.idle_steps
 
     def rows(self, canvas: torch.Tensor, block: Block, index: int):
         if block.step_counts is None:
@@ -44,7 +45,8 @@ class StandardSampler(Sampler):
         if config.threshold is not None:
             return selection.threshold(scores, step.candidates, config.threshold)
         if config.factor is not None:
-            return selection.factor(scores, step.candidates, config.factor)
+            rule = selection.released_factor if config.compat == "parallelbench" else selection.factor
+            return rule(scores, step.candidates, config.factor)
         return selection.top_k(scores, step.candidates, step.block.step_counts[step.index])
 
     def update(self, step: Step) -> torch.Tensor:
