@@ -356,7 +356,7 @@ def write_item_scores(folder: Path, date_id: str, samples: dict) -> None:
         with open(folder / f"scores_{task_name}_{date_id}.jsonl", "w", encoding="utf-8") as handle:
             for row in rows:
                 scores = {"doc_id": row["doc_id"], "filter": row["filter"], **{m: row[m] for m in row["metrics"]}}
-                handle.write(json.dumps(scores, ensure_ascii=False) + "\n")
+                handle.write(json.dumps(scores, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
 def run_configuration(lm, options: dict, output: Path, args, tasks: SweepTasks, record: dict, environment: dict) -> Path | None:
