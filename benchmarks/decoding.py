@@ -446,8 +446,8 @@ SWEEP_CONFIGURATIONS = (
     "sampler=dus,block_length=4", "sampler=eb,eb_gamma=0.1", "sampler=pc,unmasking=random,k=2", "sampler=rcr,k=2",
     "sampler=remdm,k=2,remdm_steps=1,remdm_number=1",
 )
-# the last commit before the sweep's per-configuration work was cut (issue 20)
-SWEEP_BEFORE = "e9d0d95"
+# main just before the sweep's per-configuration work was cut (issue 20) was merged into it
+SWEEP_BEFORE = "a086abb"
 SWEEP_TASKS = "parallelbench_waiting_line,parallelbench_puzzle"
 
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The paper's decoding grids on the ideal model of Section 4 (`--model dllm --model_args pretrained=ideal`),
 # and of every other method (WINO, SlowFast, KLASS, DUS, EB, PC, RCR, ReMDM), over the Waiting Line and
-# Puzzle tasks, then the full report. Offline, CPU only: 64 s and 32 MB for the 109 configurations and the
-# report, measured with `bash examples/ideal_sweep.sh` on the 2-core development machine at load average 2
-# (2026-12-03). Add --log_samples to a sweep below for lm-eval's samples files (about 4 MB per configuration).
+# Puzzle tasks, then the full report. Offline, CPU only: 79 s and 43 MB for the 109 configurations and the
+# report, measured with `bash examples/ideal_sweep.sh results/ideal_sweep examples/report` on the 2-core
+# development machine at load average 0.8 (2026-12-03). Add --log_samples to a sweep below for lm-eval's
+# samples files (about 4 MB per configuration).
 #
 #   bash examples/ideal_sweep.sh [RESULTS_DIR] [REPORT_DIR]
 #
