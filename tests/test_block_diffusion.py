@@ -212,7 +212,8 @@ def test_text_ends_at_the_first_end_token(request):
 
 
 @pytest.mark.parametrize("fixture", MODELS)
-@pytest.mark.parametrize("options", [{"k": 2}, {"threshold": 0.3}, {"unmasking": "random", "k": 2, "temperature": 1.0}])
+@pytest.mark.parametrize("options", [{"k": 2}, {"threshold": 0.3}, {"unmasking": "random", "k": 2, "temperature": 1.0},
+                                     {"threshold": 0.3, "temperature": 1.0}, {"unmasking": "random", "threshold": 0.3}])
 def test_outputs_do_not_depend_on_the_batch(request, fixture, options):
     folder = str(request.getfixturevalue(fixture))
     outputs = []

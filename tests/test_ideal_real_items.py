@@ -141,6 +141,7 @@ def test_every_sampler_decodes_the_released_items(sampler):
 @pytest.mark.parametrize("options", [
     {"unmasking": "random", "k": 2, "temperature": 1.0},  # sampled, random order: every draw is the row's own
     {"unmasking": "confidence", "threshold": 0.7},
+    {"unmasking": "random", "threshold": 0.7, "temperature": 1.0},  # adaptive: rows padded, own draws only
     {"sampler": "wino", "wino_threshold": 0.5},  # the verification view and its noise
     {"sampler": "klass"},
 ])

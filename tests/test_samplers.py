@@ -786,3 +786,15 @@ def test_dream_schedule_is_batch_invariant(decoder, options):
     nfe = assert_batch_invariant(decoder, "dream", options)
     blocks = block_schedule(DecodingConfig.from_options(gen_length=GEN, schedule="dream", **options))
     assert set(nfe) == {sum(len(block.step_counts) + block.idle_steps for block in blocks)}
+
+
+@pytest.mark.parametrize("family, options", [
+    ("llada", {"threshold": 0.5, "temperature": 1.0}),
+    ("llada", {"unmasking": "random", "threshold": 0.5, "block_length": 8}),
+    ("llada", {"sampler": "eb", "eb_gamma": 0.5, "temperature": 0.7}),
+    ("llada", {"sampler": "klass", "klass_conf_threshold": 0.3, "klass_kl_threshold": 0.5, "temperature": 1.0}),
+    ("dream", {"threshold": 0.005, "temperature": 1.0}),
+])
+def test_sampling_with_adaptive_rules_is_batch_invariant(decoder, family, options):
+    # adaptive rules pad every row to the batch's most masks; a row draws for its own masks only
+    assert_batch_invariant(decoder, family, options)

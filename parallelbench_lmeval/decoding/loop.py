@@ -82,8 +82,8 @@ def unmask(
                 row_ids, view = rows.tolist(), canvas[rows]
             query = sampler.query(view, rows, block, index)
             step = Step.predict(denoise(view, rows, query), query, index, rows, view, config.temperature, forbidden,
-                                noise.for_rows(row_ids), mask_id, sampler.probability_dtype, mask_normalised,
-                                workspace)
+                                noise.for_rows(row_ids, drawn=query.drawn), mask_id, sampler.probability_dtype,
+                                mask_normalised, workspace)
             updated = sampler.update(step)
             commits.record(rows, updated, nfe[rows])
             canvas[rows] = updated

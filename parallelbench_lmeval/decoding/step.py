@@ -38,12 +38,16 @@ class Query:
 
     `positions` [rows, P] are canvas positions. With `mirror`, the model also predicts every
     position of `block` from a copy of the canvas in which that position alone is hidden
-    (WINO's verification view); those predictions come after the P others.
+    (WINO's verification view); those predictions come after the P others. `drawn` [rows]: how
+    many leading positions are the row's own when the rest only pad it to the batch's widest row
+    (its masked positions, `masked_query`); None when every position is the row's own. A row draws
+    random numbers for its own positions only, so that its draws do not depend on its batch.
     """
 
     positions: torch.Tensor
     block: Block
     mirror: bool = False
+    drawn: torch.Tensor | None = None
 
 
 @dataclass
@@ -121,6 +125,13 @@ class Step:
         """`canvas` (the step's by default) with the proposals written at the `chosen` [R, P] positions."""
         canvas = self.canvas if canvas is None else canvas
         return canvas.scatter(1, self.positions, torch.where(chosen, self.proposal, canvas.gather(1, self.positions)))
+
+
+def masked_query(canvas: torch.Tensor, block: Block, mask_id: int, width: int, mirror: bool = False) -> Query:
+    """The masked positions of the block, `width` per row (the batch's most; see `masked_positions`)."""
+    window = canvas[:, block.start : block.end]
+    positions = block.start + masked_positions(window, mask_id, width)
+    return Query(positions, block, mirror, drawn=(window == mask_id).sum(-1).clamp(max=width))
 
 
 def masked_positions(window: torch.Tensor, mask_id: int, count: int) -> torch.Tensor:

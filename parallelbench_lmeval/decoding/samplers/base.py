@@ -13,7 +13,7 @@ import torch
 
 from parallelbench_lmeval.decoding.config import DecodingConfig
 from parallelbench_lmeval.decoding.schedule import block_schedule
-from parallelbench_lmeval.decoding.step import Block, Query, Step, masked_positions
+from parallelbench_lmeval.decoding.step import Block, Query, Step, masked_query
 
 # `rows()` result: every row of the batch steps, known without looking at the canvas (no host sync)
 EVERY_ROW = "every row"
@@ -47,7 +47,7 @@ class Sampler:
 
     def query(self, canvas: torch.Tensor, rows: torch.Tensor, block: Block, index: int) -> Query:
         """What the step needs predicted, for the rows' canvases `canvas` [R, G]."""
-        return Query(block.start + masked_positions(canvas[:, block.start : block.end], self.mask_id, self.width), block)
+        return masked_query(canvas, block, self.mask_id, self.width)
 
     def update(self, step: Step) -> torch.Tensor:
         """The rows' canvases after the step."""

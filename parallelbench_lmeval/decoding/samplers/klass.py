@@ -33,7 +33,7 @@ import torch
 from parallelbench_lmeval.decoding import selection
 from parallelbench_lmeval.decoding.samplers.base import Sampler
 from parallelbench_lmeval.decoding.schedule import spread
-from parallelbench_lmeval.decoding.step import Block, Query, Step, masked_positions
+from parallelbench_lmeval.decoding.step import Block, Query, Step
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ import torch
 
 from parallelbench_lmeval.decoding.samplers.base import Sampler
 from parallelbench_lmeval.decoding.selection import rank
-from parallelbench_lmeval.decoding.step import Block, Query, Step, masked_positions
+from parallelbench_lmeval.decoding.step import Block, Query, Step, masked_query
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +84,7 @@ class WinoSampler(Sampler):
         # masked positions may be accepted, committed ones revoked: on the extended canvas their
         # verification comes from the mirror, so only the masked ones are asked for besides it
         if self.extended:
-            return Query(block.start + masked_positions(canvas[:, block.start : block.end], self.mask_id, self.width),
-                         block, mirror=True)
+            return masked_query(canvas, block, self.mask_id, self.width, mirror=True)
         positions = torch.arange(block.start, block.end, device=canvas.device).expand(canvas.shape[0], -1)
         return Query(positions, block)
 
