@@ -354,6 +354,13 @@ class DecodingConfig:
         return "confidence" if self.unmasking == LEFT_TO_RIGHT else self.unmasking
 
     @property
+    def mask_normalised(self) -> bool:
+        """Whether the mask token's probability counts in the softmax's normalisation (and is then set
+        to 0, so that a step's probabilities sum to less than one): compat on Dream, whose reference
+        patches no logits."""
+        return self.compat == "parallelbench" and self.family == "dream"
+
+    @property
     def block_size(self) -> int:
         if self.unmasking == LEFT_TO_RIGHT:
             return min(self.k or 1, self.gen_length)

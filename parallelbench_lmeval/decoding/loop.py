@@ -60,8 +60,7 @@ def unmask(
         canvas = canvas.clone()
     nfe = torch.zeros(batch_size, dtype=torch.long, device=device)
     all_rows = torch.arange(batch_size, device=device)
-    # compat on Dream: its reference patches no logits, so the mask token's probability counts in the softmax
-    mask_normalised = config.compat == "parallelbench" and config.family == "dream"
+    mask_normalised = config.mask_normalised
     forbidden = torch.tensor([*([] if mask_normalised else [mask_id]), *(i for i in forbidden_ids if i != mask_id)],
                              device=device, dtype=torch.long)
     noise = RowNoise(generator, device)
