@@ -18,7 +18,8 @@ import torch
 from test_dllm_model import PROMPTS, requests
 
 from parallelbench_lmeval.decoding import DecodingConfig, unmask
-from parallelbench_lmeval.decoding.samplers.klass import EPSILON, guarded_log, kl_divergence
+from parallelbench_lmeval.decoding.samplers import SAMPLER_CLASSES
+from parallelbench_lmeval.decoding.samplers.klass import EPSILON, drift, guarded_log, kl_divergence, rows_summed_apart
 from parallelbench_lmeval.decoding.samplers.slowfast import filled
 from parallelbench_lmeval.decoding.samplers.wino import accepted, max_accept, revoked
 from parallelbench_lmeval.decoding.schedule import (
@@ -285,6 +286,95 @@ def test_klass_divergence_from_kept_logarithms_is_the_references_formula():
     previous[0, 0] = 0  # what a position has before the block's first step
     expected = (current * (torch.log(current + EPSILON) - torch.log(previous + EPSILON))).sum(-1)
     assert torch.equal(kl_divergence(current, guarded_log(current), guarded_log(previous)), expected)
+
+
+def test_klass_drift_bounds_how_far_a_divergence_below_it_moves_any_probability():
+    """`peak_floor` rests on this: |q(a) - p(a)| <= drift(D) for the guarded divergence D from q to p,
+    on random pairs, on the binary pairs where Pinsker's inequality is nearly tight, and with zeros in p."""
+    generator = torch.Generator().manual_seed(0)
+    pairs = [torch.rand(2, 200, 50, generator=generator, dtype=torch.float64).pow(8).softmax(-1) for _ in range(2)]
+    for shift in (1e-4, 1e-3, 1e-2, 0.05, 0.2):  # (1/2 + e, 1/2 - e) against (1/2, 1/2), and sharper ones
+        for top in (0.5, 0.9, 0.99):
+            q = torch.tensor([[min(top + shift, 1.0), 1 - min(top + shift, 1.0)]], dtype=torch.float64)
+            pairs.append(torch.stack([q, torch.tensor([[top, 1 - top]], dtype=torch.float64)]))
+    sparse = torch.rand(2, 100, 50, generator=generator, dtype=torch.float64)
+    sparse[1, :, 25:] = 0  # p gives no mass to half the tokens
+    pairs.append(sparse / sparse.sum(-1, keepdim=True))
+    for current, previous in pairs:
+        divergence = kl_divergence(current, guarded_log(current), guarded_log(previous))
+        moved = (current - previous).abs().amax(-1)
+        bound = torch.tensor([drift(d, current.shape[-1]) for d in divergence.tolist()], dtype=torch.float64)
+        assert (moved <= bound).all()
+    # nearly tight: (0.51, 0.49) against (0.5, 0.5)
+    current, previous = torch.tensor([0.51, 0.49], dtype=torch.float64), torch.tensor([0.5, 0.5], dtype=torch.float64)
+    assert drift(kl_divergence(current, guarded_log(current), guarded_log(previous)).item(), 2) < 0.0105
+
+
+def batch_denoiser(vocabulary: int = 40, seed: int = 0):
+    """Rows of `vocabulary`-token predictions whose top token (0) grows surer at each call, from barely
+    to very sure, plus noise: positions cross KLASS's default thresholds at different steps, from below
+    the floor of `peak_floor` or above it, with divergences between calls near the default KL threshold
+    (about 0.01 where the top probability is 0.85)."""
+    generator = torch.Generator().manual_seed(seed)
+    base = torch.randn(8, GEN, vocabulary, generator=generator, dtype=torch.float64)
+    base[..., 0] += 3 + 5 * torch.rand(8, GEN, generator=generator, dtype=torch.float64)
+    base[..., MASK] = float("-inf")
+    calls = torch.zeros(8, dtype=torch.long)
+
+    def denoise(canvas, rows, query):
+        calls[rows] += 1
+        noise = torch.randn(len(rows), GEN, vocabulary, generator=generator, dtype=torch.float64)
+        logits = base[rows] + 0.01 * noise
+        logits[..., 0] += 0.4 * calls[rows].unsqueeze(-1)
+        return logits.float().gather(1, query.positions.unsqueeze(-1).expand(-1, -1, vocabulary))
+
+    return denoise
+
+
+@pytest.mark.parametrize("options", [{}, {"block_length": 8, "klass_kl_history": 3}, {"temperature": 1.0},
+                                     {"klass_kl_threshold": 0.05, "klass_conf_threshold": 0.8}])
+def test_klass_divergence_where_it_can_decide_gives_the_decisions_of_the_divergence_everywhere(options):
+    """The positions `peak_floor` leaves out cannot be ready: decoding with every masked position's
+    divergence computed (the reference's arithmetic) commits the same tokens at the same steps."""
+    config = DecodingConfig.from_options(gen_length=GEN, sampler="klass", **options)
+    results, left_out = {}, {False: 0, True: 0}
+    for every in (False, True):
+        sampler = SAMPLER_CLASSES["klass"](config, 8, MASK, "cpu")
+        sampler.keep_every_distribution = every
+        divergences = sampler.divergences
+
+        def counted(step, probs, confidence, candidates, cells, divergences=divergences, every=every):
+            value = divergences(step, probs, confidence, candidates, cells)
+            left_out[every] += int((candidates & value.isinf()).sum()) if step.index > 0 else 0
+            return value
+
+        sampler.divergences = counted
+        generators = [torch.Generator().manual_seed(row) for row in range(8)]
+        results[every] = unmask(batch_denoiser(), 8, config, MASK, generator=generators, sampler=sampler)
+    lazy, everywhere = results[False], results[True]
+    assert torch.equal(lazy.tokens, everywhere.tokens)
+    assert torch.equal(lazy.commit_steps, everywhere.commit_steps)
+    assert torch.equal(lazy.nfe, everywhere.nfe)
+    assert (lazy.nfe < GEN).any()  # ready positions were committed together
+    assert left_out[False] > 0 and left_out[True] == 0  # where masked positions were left out
+
+
+def test_klass_sums_a_lone_rows_divergence_as_the_reference_sums_its_whole_sequence():
+    """Over a real vocabulary torch splits a single row's sum between threads: a lone kept position is
+    summed as one of two rows, in the order of the reference's [sequence, vocabulary] sum."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        generator = torch.Generator().manual_seed(0)
+        current, previous = (torch.rand(6, 126_464, generator=generator, dtype=torch.float64).pow(4).softmax(-1)
+                             for _ in range(2))
+        whole = kl_divergence(current, guarded_log(current), guarded_log(previous))
+        for row in range(6):
+            rows = rows_summed_apart(torch.tensor([row]))
+            lone = kl_divergence(current[rows], guarded_log(current[rows]), guarded_log(previous[rows]))
+            assert lone.tolist() == [whole[row].item()] * 2
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_klass_leaves_masks_when_its_step_budget_runs_out():
@@ -570,6 +660,7 @@ SHARP = [
     {"sampler": "slowfast", "sf_exploration_steps": 2},
     {"sampler": "slowfast", "sf_high_confidence_threshold": 0.5, "block_length": 8},
     {"sampler": "klass", "klass_conf_threshold": 0.3, "klass_kl_threshold": 0.5},
+    {"sampler": "klass"},  # the defaults: divergences only at masked positions above `peak_floor`
     {"sampler": "klass", "k": 2, "block_length": 8, "klass_conf_threshold": 0.5, "klass_kl_history": 3},
     {"sampler": "dus", "block_length": 8},
     {"sampler": "dus", "dus_base": 3, "dus_remasking_threshold": 0.5},
