@@ -7,7 +7,7 @@ REFERENCE_PATH is a checkout (or a file) of the reference implementation; the ad
 `detect` recognises its files (or the one `--kind` names) lists the cases that reference
 covers. MODEL_DIR is a model folder built by `benchmarks/tiny_checkpoints.py` from the
 reference's model code. Every case decodes the same prompts with the reference (one prompt
-at a time) and with our engine (all prompts in one batch, or in batches of `--batch-size`),
+at a time, or all in one batch where the case says so) and with our engine (all prompts in one batch, or in batches of `--batch-size`),
 and the script prints a markdown
 table: how many prompts gave identical generated ids and identical NFE. Exit status 1 on any
 mismatch. `--methods` keeps the cases whose method contains one of the given words.
@@ -19,6 +19,8 @@ run and every deliberate difference. Examples, with checkpoints from benchmarks/
     python benchmarks/reference_equivalence.py /work/refs/ML-GSAI__LLaDA /tmp/eq/llada
     # NVlabs/Fast-dLLM llada/generate.py (threshold, prefix and dual caches), on its own model code
     python benchmarks/reference_equivalence.py /work/refs/NVlabs__Fast-dLLM /tmp/eq/fast_dllm
+    # NVlabs/Fast-dLLM v2/generation_functions.py (Fast-dLLM v2's batch_sample), on the hub's model code
+    python benchmarks/reference_equivalence.py /work/refs/NVlabs__Fast-dLLM/v2 /tmp/eq/fast_dllm_v2 --controls
     # a folder of hub remote code: our caches against our uncached decoding (a self-check), and
     # for Dream the hub's own diffusion_generate where it is our algorithm
     python benchmarks/reference_equivalence.py /work/refs/llada_hub /tmp/eq/llada

@@ -1,5 +1,5 @@
 """Tiny random-weight checkpoints of the real diffusion architectures (LLaDA, Dream, LLaDA-MoE, SDAR /
-TraDo, LLaDA2.0, LLaDA2.1), built locally from the model's own remote code, for the equivalence
+TraDo, LLaDA2.0, LLaDA2.1, Fast-dLLM v2), built locally from the model's own remote code, for the equivalence
 benchmarks (nothing is downloaded).
 
     python benchmarks/tiny_checkpoints.py llada --code /work/refs/llada_hub --out /tmp/eq/llada
@@ -10,6 +10,7 @@ benchmarks (nothing is downloaded).
     python benchmarks/tiny_checkpoints.py llada2 --code PATH/TO/ZHZisZZ/dllm/dllm/pipelines/llada2/models --out /tmp/eq/llada2
     python benchmarks/tiny_checkpoints.py llada21 --code PATH/TO/ZHZisZZ/dllm/dllm/pipelines/llada21/models --out /tmp/eq/llada21
     python benchmarks/tiny_checkpoints.py lladamoe --code PATH/TO/ZHZisZZ/dllm/dllm/pipelines/llada/models --out /tmp/eq/lladamoe
+    python benchmarks/tiny_checkpoints.py fast_dllm_v2 --code PATH/TO/Fast_dLLM_v2_7B_hub_snapshot --out /tmp/eq/fast_dllm_v2 --eos-scale 1.7
 
 `--code` is a folder holding the family's remote-code files (the hub's, or a reference's copy
 such as Fast-dLLM's `llada/model`); they are copied next to the weights, so the checkpoint loads
@@ -35,6 +36,10 @@ while they load (as `dllm` does); JetAstra's SDAR file also imports its training
 (`fused_linear_diffusion_cross_entropy.py`, which needs triton): the checkpoint gets a stand-in file
 of that name whose class refuses to run (inference never builds it). Mixture-of-experts checkpoints
 are tiny too: 8 experts, 2 per token, one shared expert, the first layer dense (LLaDA2's layout).
+Fast-dLLM v2's hub files (`configuration.py`, `modeling.py`) load as they are; like the hub's, the
+config names no mask id, and the tokenizer's added `|<MASK>|` is also named its mask token here
+(the real tokenizer names none: `dllm` falls back to the family's id 151665, beyond the tiny
+vocabulary).
 """
 
 from __future__ import annotations
@@ -110,6 +115,14 @@ FAMILIES = {
         {"AutoConfig": "configuration_lladamoe.LLaDAMoEConfig", "AutoModel": "modeling_lladamoe.LLaDAMoEModelLM",
          "AutoModelForCausalLM": "modeling_lladamoe.LLaDAMoEModelLM"},
         heads_per_kv_head=1,
+    ),
+    # the hub repository's file names (Efficient-Large-Model/Fast_dLLM_v2_7B)
+    "fast_dllm_v2": Family(
+        ("configuration.py", "modeling.py"),
+        "|<MASK>|",
+        {"AutoConfig": "configuration.Fast_dLLM_QwenConfig", "AutoModel": "modeling.Fast_dLLM_QwenModel",
+         "AutoModelForCausalLM": "modeling.Fast_dLLM_QwenForCausalLM"},
+        heads_per_kv_head=2,  # the 7B groups 28 heads into 4 (7 each); 2 keeps more than one group at tiny width
     ),
 }
 
@@ -200,8 +213,23 @@ def lladamoe_config(vocab: int, ids: dict, width: int, layers: int, heads: int, 
     }
 
 
+def fast_dllm_v2_config(vocab: int, ids: dict, width: int, layers: int, heads: int, kv_heads: int, mlp: int) -> dict:
+    """Fast_dLLM_v2_7B's config schema and settings (Qwen2.5 layers with query/key/value biases, attention
+    blocks of `bd_size` 32; the hub config pads with EOS and names no mask id), tiny sizes."""
+    return {
+        "model_type": "Fast_dLLM_Qwen", "architectures": ["Fast_dLLM_QwenForCausalLM"],
+        "hidden_size": width, "num_hidden_layers": layers, "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads, "intermediate_size": mlp, "max_window_layers": layers,
+        "layer_types": ["full_attention"] * layers, "vocab_size": vocab, "max_position_embeddings": 4096,
+        "hidden_act": "silu", "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "rope_scaling": None,
+        "sliding_window": None, "use_sliding_window": False, "tie_word_embeddings": False,
+        "attention_dropout": 0.0, "initializer_range": 0.02, "use_cache": True, "bd_size": 32,
+        "bos_token_id": ids["bos"], "eos_token_id": ids["eos"], "pad_token_id": ids["eos"],
+    }
+
+
 CONFIGS = {"llada": llada_config, "dream": dream_config, "sdar": sdar_config, "llada2": llada2_config,
-           "llada21": llada21_config, "lladamoe": lladamoe_config}
+           "llada21": llada21_config, "lladamoe": lladamoe_config, "fast_dllm_v2": fast_dllm_v2_config}
 
 
 def check_code(family: str, code: Path) -> None:

@@ -40,11 +40,15 @@ def decode(lm, gen_length=16, prompts=PROMPTS, **options):
 
 def test_families_are_detected_from_the_published_configs():
     hub = {"sdar": ("sdar", ["SDARForCausalLM"]), "llada2": ("llada2_moe", ["LLaDA2MoeModelLM"]),
-           "fast_dllm_v2": ("Fast_dLLM_Qwen", ["Fast_dLLM_QwenForCausalLM"]), "llada_moe": ("lladamoe", ["LLaDAMoEModelLM"]),
+           "fast_dllm_v2": ("Fast_dLLM_Qwen", ["Fast_dLLM_QwenForCausalLM"]), "llada_moe": ("llada", ["LLaDAMoEModelLM"]),
            "llada": ("llada", ["LLaDAModelLM"]), "dream": ("Dream", ["DreamModel"])}
     for family, (model_type, architectures) in hub.items():
         assert detect_family(SimpleNamespace(model_type=model_type, architectures=architectures)) == family
         assert detect_family(SimpleNamespace(model_type="renamed", architectures=architectures)) == family
+    # LLaDA-MoE's hub config shares model_type "llada" with dense LLaDA; ZHZisZZ/dllm renames it "lladamoe"
+    assert detect_family(SimpleNamespace(model_type="lladamoe", architectures=[])) == "llada_moe"
+    assert detect_family(SimpleNamespace(model_type="llada", architectures=[],
+                                         auto_map={"AutoModel": "modeling_lladamoe.LLaDAMoEModelLM"})) == "llada_moe"
     from transformers import Qwen3Config
 
     with pytest.raises(ValueError, match=r"model_type 'qwen3' \(architectures: none\); known families: llada .*"

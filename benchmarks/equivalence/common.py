@@ -9,7 +9,8 @@ Each `Case` pairs a setting of our engine (`options`, the DecodingConfig options
 `gen_length`) with a callable that runs the reference on one prompt. `CaseRunner.run` decodes
 all prompts with our engine in ONE left-padded batch (through `DiffusionLM`, as lm-eval runs
 it, so identity also shows that a row does not depend on its batch), runs the reference prompt
-by prompt, and compares the generated ids and the NFE of every prompt.
+by prompt (or, for a case with `batched_reference`, all prompts in one batch of the reference's
+own), and compares the generated ids and the NFE of every prompt.
 
 Randomness: before the reference runs prompt i, torch's global RNG is seeded with
 `prompt_seed(i)` (`torch.initial_seed()` reads it back); our engine gets one `torch.Generator`
@@ -35,6 +36,8 @@ GEN_LENGTH = 32  # the canvas of every case
 UNMASKING = {"low_confidence": "confidence", "random": "random"}
 # reference(model, prompt_ids) -> (generated ids, forward passes)
 Reference = Callable[[object, list[int]], tuple[list[int], int]]
+# batched_reference(model, prompts) -> (generated ids, forward passes) of each prompt, decoded in one batch
+BatchedReference = Callable[[object, list[list[int]]], list[tuple[list[int], int]]]
 
 # the prompts' texts, of mixed lengths; every word is in the BERT vocabulary
 PROMPT_TEXTS = (
@@ -217,6 +220,9 @@ class Case:
     # a negative control: our options without what makes the case match (compat, the schedule), which
     # `--controls` runs too, to show that the setting reaches the difference
     control: dict | None = None
+    # the reference decoding all prompts in one batch (a reference with batches of its own), used
+    # instead of `reference`
+    batched_reference: BatchedReference | None = None
 
     def control_case(self) -> Case:
         options = {key: value for key, value in {**self.options, **self.control}.items() if value is not None}
@@ -292,11 +298,16 @@ class CaseRunner:
         seeds = [prompt_seed(i) for i in range(len(self.prompts))]
         ours, our_nfe = self.engine.decode(self.prompts, case.options, seeds, case.batch_size or self.batch_size)
         model = self.reference_model(case.load_model)
+        if case.batched_reference is not None:
+            references = case.batched_reference(model, self.prompts)
+        else:
+            references = []
+            for prompt, seed in zip(self.prompts, seeds):
+                torch.manual_seed(seed)
+                references.append(case.reference(model, prompt))
         same_tokens = same_nfe = 0
         first_difference = ""
-        for index, (prompt, seed) in enumerate(zip(self.prompts, seeds)):
-            torch.manual_seed(seed)
-            theirs, their_nfe = case.reference(model, prompt)
+        for index, (theirs, their_nfe) in enumerate(references):
             mine = ours[index][: len(theirs)] if case.prefix else ours[index]
             same_tokens += theirs == mine
             same_nfe += their_nfe == our_nfe[index]

@@ -97,15 +97,16 @@ def known_families() -> str:
 
 
 def detect_family(config) -> str:
-    """The family of a checkpoint from its config: model_type first, then the class names of
-    `architectures` and `auto_map`, then transformers' masked-LM mapping."""
+    """The family of a checkpoint from its config: the class names of `architectures` and `auto_map`
+    first (LLaDA-MoE's hub config says model_type "llada", as dense LLaDA's does, and only its
+    classes tell them apart), then model_type, then transformers' masked-LM mapping."""
     model_type = str(getattr(config, "model_type", "")).lower()
-    for name, family in FAMILY_SPECS.items():
-        if model_type in family.model_types:
-            return name
     classes = _class_names(config)
     for name, family in FAMILY_SPECS.items():
         if classes & set(family.architectures):
+            return name
+    for name, family in FAMILY_SPECS.items():
+        if model_type in family.model_types:
             return name
     if model_type.startswith("llada"):  # other LLaDA variants keep LLaDA's layers
         return "llada"

@@ -82,15 +82,18 @@ def _model_args(value) -> str:
     return "" if value is None else str(value)
 
 
+def _refuse_unknown(given: dict, allowed, what: str) -> None:
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ValueError(f"{what} {unknown}{did_you_mean(unknown, allowed)}; allowed: {', '.join(allowed)}")
+
+
 def parse_experiment(text: str, source: str = "experiment") -> tuple[dict, list[ModelEntry]]:
     """The settings and model entries of an experiment file, every key and value checked."""
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise ValueError(f"{source}: expected a mapping of settings with a `models` list")
-    unknown = sorted(set(data) - set(SETTINGS))
-    if unknown:
-        raise ValueError(f"{source}: unknown setting(s) {unknown}{did_you_mean(unknown, SETTINGS)}; "
-                         f"allowed: {', '.join(SETTINGS)}")
+    _refuse_unknown(data, SETTINGS, f"{source}: unknown setting(s)")
     settings = {key: data.get(key, default) for key, default in SETTINGS.items()}
     for required in ("output_path", "tasks", "models"):
         if not settings[required]:
@@ -100,10 +103,7 @@ def parse_experiment(text: str, source: str = "experiment") -> tuple[dict, list[
     for index, raw in enumerate(_as_list(settings["models"], "models")):
         if not isinstance(raw, dict):
             raise ValueError(f"{source}: models[{index}] must be a mapping with at least `name` and `model`")
-        unknown = sorted(set(raw) - set(MODEL_KEYS))
-        if unknown:
-            raise ValueError(f"{source}: models[{index}]: unknown key(s) {unknown}{did_you_mean(unknown, MODEL_KEYS)}; "
-                             f"allowed: {', '.join(MODEL_KEYS)}")
+        _refuse_unknown(raw, MODEL_KEYS, f"{source}: models[{index}]: unknown key(s)")
         name, model = raw.get("name"), raw.get("model")
         if not name or not model:
             raise ValueError(f"{source}: models[{index}] needs `name` and `model` (an lm-eval model such as dllm or hf)")
