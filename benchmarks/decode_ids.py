@@ -7,7 +7,8 @@ versions of the engine on the same settings (run it with each checkout first on 
 
 MODEL_DIR is a checkpoint of `benchmarks/tiny_checkpoints.py`; `--options` a JSON list of decoding
 option sets (as `--gen_kwargs` takes them), each decoded with gen_length 32 for the prompts of
-`reference_equivalence.py` (the same prompts and seeds), all in one batch.
+`reference_equivalence.py` (the same prompts and seeds), all in one batch or in batches of
+`--batch-size`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model_dir", type=Path, help="a tiny checkpoint built by benchmarks/tiny_checkpoints.py")
     parser.add_argument("--options", required=True, help="a JSON list of decoding option sets")
     parser.add_argument("--prompts", type=int, default=10, help="prompts per setting (default 10)")
+    parser.add_argument("--batch-size", type=int, help="prompts decoded together (default: all in one batch)")
     add_threads_option(parser)
     args = parser.parse_args(argv)
+    if args.batch_size is not None and args.batch_size < 1:
+        parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
     use_threads(parser, args)
     check_model_dir(parser, args.model_dir)
     try:
@@ -47,10 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     decoded = {}
     for options in settings:
         config, _, _ = lm.request_config({**options, "max_gen_toks": GEN_LENGTH})
-        generators = [torch.Generator().manual_seed(prompt_seed(i)) for i in range(len(prompts))]
-        with torch.no_grad():
-            result = lm.backend.decode(prompts, config, generators)
-        decoded[json.dumps(options, sort_keys=True)] = {"tokens": result.tokens.tolist(), "nfe": result.nfe.tolist()}
+        size = args.batch_size or len(prompts)
+        tokens, nfe = [], []
+        for start in range(0, len(prompts), size):
+            generators = [torch.Generator().manual_seed(prompt_seed(i)) for i in range(start, min(start + size, len(prompts)))]
+            with torch.no_grad():
+                result = lm.backend.decode(prompts[start : start + size], config, generators)
+            tokens += result.tokens.tolist()
+            nfe += result.nfe.tolist()
+        decoded[json.dumps(options, sort_keys=True)] = {"tokens": tokens, "nfe": nfe}
     json.dump(decoded, sys.stdout, indent=1)
     print()
     return 0
