@@ -12,7 +12,9 @@ floor     the loop against its physical floor (tiny BertForMaskedLM, the regime 
           (sorted, batched) over one request at a time; (d) NFE against its expected value.
 samplers  every sampler at its reference defaults on a LLaDA stand-in: ms per prompt and mean NFE
           at batch 1 and 8 (the repeats alternate between the two; medians), batch 8 over batch 1,
-          and whether batch 8 gave the same tokens.
+          and whether batch 8 gave the same tokens; beside KLASS, KLASS computing its divergence at
+          every masked position as its reference does (the runs alternate with KLASS's): its time
+          over that variant's at each batch size, and whether both gave the same tokens.
 cache     Fast-dLLM's caches on two deeper LLaDA stand-ins, with prompts as long relative to the
           canvas as ParallelBench's (the ratio is measured on the 17 tasks' one-shot chat prompts):
           ms per prompt for cache=none/prefix/dual at batch 1 and 8, the speed-up, and the share of
@@ -57,12 +59,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
 import torch
 
 from equivalence.common import check_model_dir, load_hub_model
+from parallelbench_lmeval.decoding.samplers import SAMPLER_CLASSES
+from parallelbench_lmeval.decoding.samplers.klass import KlassSampler
 from parallelbench_lmeval.models.dllm import DiffusionLM, stream_seed
 from parallelbench_lmeval.models.forward import StackForward
 from parallelbench_lmeval.tiny_models import chat_tokenizer, tiny_block_diffusion_standin, tiny_llada_standin, tiny_masked_lm
@@ -203,6 +208,45 @@ SAMPLER_CONFIGURATIONS = [
 ]
 
 
+class KlassEverywhere(KlassSampler):
+    """KLASS with its divergence computed at every masked position, as its reference computes it:
+    the work that `peak_floor` (decoding/samplers/klass.py) saves, timed beside it."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.keep_every_distribution = True
+
+
+# sampler classes timed beside a configuration's own (label, class), by sampler name
+SAMPLER_VARIANTS = {"klass": [("klass, divergence everywhere", KlassEverywhere)]}
+
+
+@contextmanager
+def sampler_class(name: str, cls):
+    """Decodes sampler=`name` with `cls` inside the block."""
+    saved = SAMPLER_CLASSES[name]
+    SAMPLER_CLASSES[name] = cls
+    try:
+        yield
+    finally:
+        SAMPLER_CLASSES[name] = saved
+
+
+def timed_decodes(models, prompts, gen_length, repeats, options, variants) -> dict:
+    """{(label, batch): (median seconds per prompt, outputs)} for each (label, sampler class) of
+    `variants`; the runs alternate between the batch sizes and the variants, so that the ratios
+    between them are taken under the same load."""
+    name, runs, outputs = options.get("sampler", "standard"), {}, {}
+    for _ in range(repeats):
+        for label, cls in variants:
+            with sampler_class(name, cls):
+                for batch, lm in models.items():
+                    started = time.perf_counter()
+                    outputs[label, batch] = decode(lm, prompts, gen_length, **options)
+                    runs.setdefault((label, batch), []).append(time.perf_counter() - started)
+    return {key: (statistics.median(times) / len(prompts), outputs[key]) for key, times in runs.items()}
+
+
 def samplers_section(folder: Path, prompts, gen_length, repeats) -> None:
     model_dir = tiny_llada_standin(folder / "tiny_llada")
     models = {b: DiffusionLM(pretrained=str(model_dir), device="cpu", trust_remote_code=True, batch_size=b)
@@ -211,19 +255,26 @@ def samplers_section(folder: Path, prompts, gen_length, repeats) -> None:
         decode(lm, prompts[:8], gen_length, k=8)
     print(f"[samplers] LLaDA stand-in (2 layers, width 64, vocab 30592, output layer x6), {len(prompts)} prompts of "
           f"20-60 words, gen_length {gen_length}, greedy, reference defaults, median of {repeats} runs per batch "
-          f"size (alternating), torch threads {torch.get_num_threads()}, {load()}\n")
-    print(f"{'sampler':<26} {'ms/prompt b1':>12} {'ms/prompt b8':>12} {'b8/b1':>6} {'NFE':>6} {'same tokens':>12}")
+          f"size (alternating, with a configuration's variants too), torch threads {torch.get_num_threads()}, "
+          f"{load()}\n")
+    print(f"{'sampler':<30} {'ms/prompt b1':>12} {'ms/prompt b8':>12} {'b8/b1':>6} {'NFE':>6} {'same tokens':>12}")
+    comparisons = []
     for label, options in SAMPLER_CONFIGURATIONS:
-        runs, outputs = {1: [], 8: []}, {}
-        for _ in range(repeats):
-            for batch, lm in models.items():
-                runs[batch].append(timed(lambda lm=lm, batch=batch: outputs.__setitem__(
-                    batch, decode(lm, prompts, gen_length, **options))))
-        seconds = {batch: statistics.median(times) / len(prompts) for batch, times in runs.items()}
-        nfe = statistics.mean(o.stats["nfe"] for o in outputs[8])
-        same = [str(o) for o in outputs[1]] == [str(o) for o in outputs[8]]
-        print(f"{label:<26} {1000 * seconds[1]:>12.1f} {1000 * seconds[8]:>12.1f} {seconds[8] / seconds[1]:>6.2f} "
-              f"{nfe:>6.2f} {str(same):>12}")
+        name = options.get("sampler", "standard")
+        variants = [(label, SAMPLER_CLASSES[name]), *SAMPLER_VARIANTS.get(name, [])]
+        measured = timed_decodes(models, prompts, gen_length, repeats, options, variants)
+        texts = {key: [str(o) for o in outputs] for key, (_, outputs) in measured.items()}
+        for variant, _ in variants:
+            (one, _), (eight, outputs) = measured[variant, 1], measured[variant, 8]
+            nfe = statistics.mean(o.stats["nfe"] for o in outputs)
+            same = texts[variant, 1] == texts[variant, 8]
+            print(f"{variant:<30} {1000 * one:>12.1f} {1000 * eight:>12.1f} {eight / one:>6.2f} {nfe:>6.2f} "
+                  f"{str(same):>12}")
+        comparisons += [(label, variant, [measured[label, b][0] / measured[variant, b][0] for b in models],
+                         all(texts[label, b] == texts[variant, b] for b in models)) for variant, _ in variants[1:]]
+    for label, variant, ratios, same in comparisons:
+        print(f"{label} over {variant}: " + ", ".join(f"b{b} {r:.2f}" for b, r in zip(models, ratios))
+              + f" (same tokens: {same})")
     print(f"({load()} at the end)\n")
 
 
