@@ -87,6 +87,12 @@ def check_model_args_early(config_module) -> None:
                     {"batch_size": self.batch_size, "max_batch_size": self.max_batch_size, "device": self.device},
                     self.gen_kwargs,
                 )
+        from parallelbench_lmeval.generate.families import parse_name
+
+        names = self.tasks.split(",") if isinstance(self.tasks, str) else [t for task in self.tasks or () for t in task.split(",")]
+        with user_errors_as_one_line():  # a generated name asking for the impossible, before any indexing
+            for name in names:
+                parse_name(name.strip())
         try:
             return original(self, *args, **kwargs)
         except ValueError as error:

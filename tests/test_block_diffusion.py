@@ -19,7 +19,7 @@ from parallelbench_lmeval.decoding.block_diffusion import BlockDiffusionSampler
 from parallelbench_lmeval.decoding.samplers import SAMPLER_CLASSES
 from parallelbench_lmeval.models import block_diffusion
 from parallelbench_lmeval.models.block_diffusion import BlockLayout
-from parallelbench_lmeval.models.dllm import DiffusionLM
+from parallelbench_lmeval.models.dllm import DiffusionLM, check_model_args
 from parallelbench_lmeval.models.families import detect_family
 from parallelbench_lmeval.models.forward import StackForward
 
@@ -238,9 +238,13 @@ def test_outputs_do_not_depend_on_the_batch(request, fixture, options):
     (MODELS[1], {"block_length": 16}, r"block_length \(a sub-block\)=16 must divide the attention block of 8 tokens"),
 ])
 def test_options_a_block_diffusion_model_cannot_use_are_refused(request, fixture, options, message, no_weights):
-    lm = model(request, fixture, **options)
-    with pytest.raises(ValueError, match=message):
-        lm.generate_until(requests(), disable_tqdm=True)
+    with pytest.raises(ValueError, match=message):  # the model's own options: when it is built
+        model(request, fixture, **options)
+    with pytest.raises(ValueError, match=message):  # the same as a request's gen_kwargs: before any pass
+        model(request, fixture).generate_until(requests(**options), disable_tqdm=True)
+    with pytest.raises(ValueError, match=message):  # as the lm_eval hook and sweeps check it
+        check_model_args({"pretrained": str(request.getfixturevalue(fixture)), "trust_remote_code": True},
+                         {"device": "cpu"}, configurations=[options])
 
 
 def test_other_block_lengths_are_warned_about(request, caplog):
@@ -288,3 +292,11 @@ def test_parallelize_places_the_model_with_accelerate_and_decodes_the_same(reque
     monkeypatch.setattr("parallelbench_lmeval.models.dllm._data_parallel_accelerator", lambda device: object())
     with pytest.raises(ValueError, match="parallelize=True spreads one copy of the model"):
         model(request, MODELS[0], parallelize=True)
+
+
+def test_every_block_diffusion_family_decodes_whole_blocks_past_the_length():
+    from parallelbench_lmeval.decoding.config import BLOCK_DIFFUSION_FAMILIES, UNTILED_BLOCK_FAMILIES
+    from parallelbench_lmeval.models.families import BLOCK_FAMILIES
+
+    assert BLOCK_DIFFUSION_FAMILIES == set(BLOCK_FAMILIES)
+    assert UNTILED_BLOCK_FAMILIES == {"ideal", *BLOCK_FAMILIES}

@@ -286,7 +286,8 @@ def test_compat_resolves_per_family():
         ({"k": 2, "schedule": "uneven"}, "unknown schedule 'uneven'; allowed: even, dream"),
         ({"threshold": 0.9, "schedule": "dream"}, "schedule=dream spreads the tokens of top-k decoding"),
         ({"sampler": "klass", "schedule": "dream"}, "with sampler=standard or pc"),
-        ({"k": 2, "dream_eps": 0.001}, "dream_eps is the last timestep of schedule=dream; got schedule=None"),
+        ({"k": 2, "schedule": "even", "dream_eps": 0.001}, "dream_eps is the last timestep of schedule=dream; got schedule=even"),
+        ({"k": 2, "dream_eps": 1.5}, "dream_eps must lie in [0, 1), got 1.5"),
         ({"k": 2, "schedule": "dream", "dream_eps": 1.0}, "dream_eps must lie in [0, 1), got 1.0"),
         ({"compat": "benchmark"}, "unknown compat 'benchmark'; allowed: none, parallelbench"),
         ({"sampler": "wino", "wino_canvas": "extended", "compat": "parallelbench"}, "wino_canvas=extended is WINO-DLLM's"),
@@ -487,3 +488,21 @@ def test_per_row_generators_make_random_order_independent_of_the_batch():
     alone = first_steps([torch.Generator().manual_seed(7)], 1)
     beside_others = first_steps([torch.Generator().manual_seed(s) for s in (7, 1, 2)], 3)
     assert alone == beside_others
+
+
+def test_dream_eps_follows_the_family_schedule():
+    config = DecodingConfig.from_options(gen_length=32, k=2, dream_eps=0.001)
+    assert config.with_family_defaults("dream").schedule == "dream"
+    with pytest.raises(ValueError, match="dream_eps is the last timestep of schedule=dream, which top-k decoding of the "
+                                         "dream family uses by default; this configuration of the llada family decodes "
+                                         "with schedule=even"):
+        config.with_family_defaults("llada")
+    with pytest.raises(ValueError, match="this configuration of the dream family decodes without a top-k schedule"):
+        DecodingConfig.from_options(gen_length=32, threshold=0.9, dream_eps=0.001).with_family_defaults("dream")
+
+
+def test_blocks_need_not_tile_the_length_where_whole_blocks_run_past_it():
+    for family in ("ideal", "sdar", "llada2", "fast_dllm_v2"):
+        assert DecodingConfig.from_options(gen_length=30, k=1, block_length=4, family=family).block_length == 4
+    with pytest.raises(ValueError, match="block_length=4 does not divide the generation length 30"):
+        DecodingConfig.from_options(gen_length=30, k=1, block_length=4, family="llada")

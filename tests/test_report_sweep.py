@@ -395,3 +395,13 @@ def test_sampler_options_given_to_the_model_are_defaults_when_that_sampler_runs(
     results = json.loads(next((out / "pc_k16").rglob("results_*.json")).read_text(encoding="utf-8"))
     (decoding,) = results["config"]["dllm"]["decoding"]
     assert decoding["pc_frequencies"] == "uniform" and decoding["pc_lambda"] == 0.25
+
+
+def test_a_configuration_the_model_family_refuses_stops_the_sweep_before_any_runs(tmp_path, model_loads):
+    command = ["--model_args", "pretrained=ideal", "--tasks", "parallelbench_copy", "--limit", "2",
+               "--config", "unmasking=random,k=2", "--config", "unmasking=random,k=2,cache=prefix",
+               "--output_path", str(tmp_path / "sweep")]
+    with pytest.raises(ValueError, match="cache=prefix runs LLaDA's, LLaDA-MoE's or Dream's layers .* family 'ideal'"):
+        sweep.main(command)
+    assert model_loads == []
+    assert not list((tmp_path / "sweep").glob("*/*"))

@@ -155,3 +155,10 @@ def test_compat_runs_are_submitted_under_the_leaderboards_ids_and_others_are_fla
     assert "strategies confidence-factor mix configurations" in record["warnings"][1]
     assert [c["compat"] for c in record["strategies"]["confidence-factor"]] == ["none", "parallelbench", "none"]
     assert "were not decoded with compat=parallelbench" in caplog.text
+
+    complete_sweep(tmp_path / "cached", tuple(f"k={k},cache=dual,compat=parallelbench" for k in (1, 2, 4)))
+    assert submit.main([str(tmp_path / "cached"), "--out", str(tmp_path / "unnamed"), "--name", "m"]) == 0
+    record = json.loads((tmp_path / "unnamed" / "submission.json").read_text())
+    assert record["warnings"] == ["strategies confidence-topk+dual carry options the public leaderboard's strategy ids "
+                                  "do not name (a cache, a step schedule other than the family's, ...): they are "
+                                  "written under these ids"]

@@ -88,6 +88,9 @@ def test_the_parallelbench_command_exits_with_status_2(tmp_path):
      "unknown dllm option(s) ['thresh'] (did you mean 'threshold'?)"),
     (["--model_args", "pretrained=ideal", "--tasks", "parallelbench_copyy"],
      "unknown task(s) ['parallelbench_copyy'] (did you mean 'parallelbench_copy'?)"),
+    (["--model_args", "pretrained=ideal", "--tasks", "parallelbench_gen_copy_n300"], "copy: people must be 2 to 223, got 300"),
+    (["--model_args", "pretrained=ideal,cache=prefix,k=2", "--tasks", "parallelbench_copy"],
+     "cache=prefix runs LLaDA's, LLaDA-MoE's or Dream's layers with kept keys and values; this model is of family 'ideal'"),
 ])
 def test_lm_eval_ends_a_user_error_with_the_message(tmp_path, arguments, message):
     done = _run([sys.executable, "-m", "lm_eval", "--model", "dllm", *arguments, "--limit", "1"], tmp_path)

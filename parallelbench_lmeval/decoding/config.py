@@ -198,8 +198,9 @@ class DecodingConfig:
     parameters: tuple[tuple[str, object], ...] = ()
 
     @classmethod
-    def from_options(cls, **options) -> DecodingConfig:
-        """Builds a config from strings or numbers (as `--model_args`/`--gen_kwargs` give them)."""
+    def from_options(cls, family: str | None = None, **options) -> DecodingConfig:
+        """Builds a config from strings or numbers (as `--model_args`/`--gen_kwargs` give them);
+        `family`, where known, decides the checks that depend on it."""
         fields = {f.name for f in dataclasses.fields(cls)} - {"parameters", "family"}
         unknown = set(options) - fields - set(SAMPLER_PARAMETERS)
         if unknown:
@@ -230,6 +231,7 @@ class DecodingConfig:
             schedule=optional(_text, "schedule", options.get("schedule")),
             dream_eps=optional(as_float, "dream_eps", options.get("dream_eps")),
             compat=str(options.get("compat") or "none"),
+            family=family,
             parameters=tuple(parameters),
         )
         config.validate()
@@ -274,10 +276,10 @@ class DecodingConfig:
                     f"step) with sampler={' or '.join(SCHEDULED_SAMPLERS)}; this configuration has no such schedule"
                 )
         if self.dream_eps is not None:
-            if self.schedule != "dream":
-                raise ValueError(f"dream_eps is the last timestep of schedule=dream; got schedule={self.schedule}")
             if not 0 <= self.dream_eps < 1:
                 raise ValueError(f"dream_eps must lie in [0, 1), got {self.dream_eps}")
+            if self.schedule not in (None, "dream"):  # None: the family's, checked in `with_family_defaults`
+                raise ValueError(f"dream_eps is the last timestep of schedule=dream; got schedule={self.schedule}")
         if self.compat not in COMPAT_MODES:
             raise ValueError(f"unknown compat {self.compat!r}; allowed: {', '.join(COMPAT_MODES)}")
         if self.compat == "parallelbench" and self.sampler == "wino" and dict(self.parameters).get("wino_canvas") == "extended":
@@ -326,7 +328,7 @@ class DecodingConfig:
         if self.block_length is not None:
             if self.block_length <= 0:
                 raise ValueError(f"block_length must be a positive integer, got {self.block_length}")
-            if self.gen_length is not None and self.gen_length % self.block_length:
+            if self.gen_length is not None and self.gen_length % self.block_length and self.family not in UNTILED_BLOCK_FAMILIES:
                 raise ValueError(
                     f"block_length={self.block_length} does not divide the generation length {self.gen_length}; "
                     f"allowed: {', '.join(str(d) for d in range(1, self.gen_length + 1) if self.gen_length % d == 0)}"
@@ -363,7 +365,7 @@ class DecodingConfig:
     @property
     def block_size(self) -> int:
         if self.unmasking == LEFT_TO_RIGHT:
-            return min(self.k or 1, self.gen_length)
+            return min(self.k or 1, self.gen_length) if self.gen_length else self.k or 1
         return self.block_length or self.gen_length
 
     @property
@@ -400,6 +402,10 @@ class DecodingConfig:
         schedule = self.schedule
         if schedule is None and self.fixed_top_k:
             schedule = default_schedule(family)
+        if self.dream_eps is not None and schedule != "dream":
+            raise ValueError(f"dream_eps is the last timestep of schedule=dream, which top-k decoding of the dream family "
+                             f"uses by default; this configuration of the {family} family decodes "
+                             f"{'with schedule=' + schedule if schedule else 'without a top-k schedule'}")
         if self.compat == "parallelbench" and schedule is not None and schedule != default_schedule(family):
             raise ValueError(f"compat=parallelbench decodes {family} top-k on schedule={default_schedule(family)}, "
                              f"as the benchmark's code; got schedule={schedule}")
@@ -419,6 +425,13 @@ class DecodingConfig:
         config = dataclasses.replace(self, gen_length=gen_length)
         config.validate()
         return config
+
+
+# the block-diffusion families (models/families.py, which needs torch; a test keeps the two equal)
+BLOCK_DIFFUSION_FAMILIES = frozenset({"sdar", "llada2", "fast_dllm_v2"})
+# families whose blocks need not tile the generation length: block diffusion decodes whole
+# attention blocks past it (models/block_diffusion.py), the ideal model counts list items, not tokens
+UNTILED_BLOCK_FAMILIES = BLOCK_DIFFUSION_FAMILIES | {"ideal"}
 
 
 def default_schedule(family: str) -> str:

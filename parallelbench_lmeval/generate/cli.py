@@ -32,6 +32,8 @@ def sizes(text: str) -> list[int]:
             found += list(range(int(low), int(high) + 1)) if dash else [int(low)]
         except ValueError:
             raise argparse.ArgumentTypeError(f"sizes are numbers, lists (3,5,8) or ranges (3-6), got {text!r}") from None
+        if dash and int(high) < int(low):
+            raise argparse.ArgumentTypeError(f"the range {part.strip()!r} is empty: write it low-high (e.g. 3-6)")
     return found
 
 

@@ -103,12 +103,30 @@ def decoding_used(requests, configs: list[DecodingConfig]) -> list[dict]:
     return [{"tasks": sorted(tasks - {""}), **options} for options, tasks in used.values()]
 
 
-def check_model_args(model_args: dict, additional_config: dict | None = None, gen_kwargs: dict | None = None) -> ModelSettings:
+def with_family(config: DecodingConfig, family: str, model_config, warn) -> DecodingConfig:
+    """`config` completed and checked for the model family (`model_config`: the checkpoint's config,
+    None for the ideal model): the family's top-k schedule, block diffusion's blocks and refusals,
+    and whether its layers can be cached. Needs no weights."""
+    config = config.with_family_defaults(family)
+    spec = FAMILY_SPECS.get(family)
+    if spec is not None and spec.block_causal:
+        config = complete_block_config(config, spec, model_config, warn)
+    if config.cache != "none" and family not in CACHING_FAMILIES:
+        raise ValueError(
+            f"cache={config.cache} runs LLaDA's, LLaDA-MoE's or Dream's layers with kept keys and values; "
+            f"this model is of family {family!r} (allowed with cache: {', '.join(CACHING_FAMILIES)})"
+        )
+    return config
+
+
+def check_model_args(model_args: dict, additional_config: dict | None = None, gen_kwargs: dict | None = None,
+                     configurations: list[dict] = ()) -> ModelSettings:
     """Everything about `dllm`'s arguments that can be known without weights: option values, the
     local folder or hub id, the need for remote code, the family and the special ids, and the
-    decoding options of `gen_kwargs` (lm_eval's `--gen_kwargs`) over the model's. Raises
-    ValueError naming the bad value. The model runs it on construction, and the autoload hook
-    runs it before lm-eval indexes its tasks, so a typo costs seconds, not minutes."""
+    decoding options of `gen_kwargs` (lm_eval's `--gen_kwargs`) and of each of `configurations`
+    (a sweep's) over the model's, for the model's family. Raises ValueError naming the bad value.
+    The model runs it on construction, the autoload hook before lm-eval indexes its tasks, and
+    sweeps before the first configuration runs, so a mistake costs seconds, not a run."""
     extra = {k: v for k, v in (additional_config or {}).items() if v is not None}
     twice = sorted(set(extra) & set(model_args))
     if twice:
@@ -118,12 +136,21 @@ def check_model_args(model_args: dict, additional_config: dict | None = None, ge
             f"({', '.join('--' + name for name in twice)}): give each once, as the flag"
         )
     settings = ModelSettings.parse(**{**model_args, **extra})
-    if gen_kwargs:
-        DecodingConfig.from_options(gen_length=None, **request_decoding_options(settings.decoding_defaults, gen_kwargs))
-    if not settings.is_ideal:
+    gen_kwargs = gen_kwargs or {}
+    requests = [gen_kwargs, *({**gen_kwargs, **{k: v for k, v in c.items() if k != "seed"}} for c in configurations)]
+    for request in requests:
+        DecodingConfig.from_options(gen_length=None, **request_decoding_options(settings.decoding_defaults, request))
+    if settings.is_ideal:
+        family, model_config = "ideal", None
+    else:
         from parallelbench_lmeval.models.transformer_backend import resolve_model_source
 
-        resolve_model_source(settings)
+        source = resolve_model_source(settings)
+        family, model_config = source.family, source.config
+    for request in requests:
+        options = request_decoding_options(settings.decoding_defaults, request)
+        config = DecodingConfig.from_options(gen_length=request.get("max_gen_toks"), family=family, **options)
+        with_family(config, family, model_config, warn=lambda message: None)
     return settings
 
 
@@ -165,6 +192,9 @@ class DiffusionLM(LM):
 
             source = resolve_model_source(settings)
             self.backend = TransformerBackend(settings, source, _resolve_dtype(settings.dtype, self._device), self._device)
+        # the model's own decoding options, checked for its family before any request
+        self._complete(DecodingConfig.from_options(gen_length=None, family=self.backend.family,
+                                                   **request_decoding_options(self.decoding_defaults, {})))
         self.totals: Counter = Counter()
         self.decoding_used: list[dict] = []  # the run's effective decoding configurations (see `decoding_used`)
         self._fitting_batch_size: int | None = None  # batch_size=auto: the largest batch that fitted
@@ -174,7 +204,7 @@ class DiffusionLM(LM):
         """The decoding config, stop strings and seed of one request (model defaults < gen_kwargs)."""
         options = request_decoding_options(self.decoding_defaults, gen_kwargs)
         gen_length = gen_kwargs.get("max_gen_toks", self.max_gen_toks)
-        config = self._complete(DecodingConfig.from_options(gen_length=gen_length, **options))
+        config = self._complete(DecodingConfig.from_options(gen_length=gen_length, family=self.backend.family, **options))
         for note in config.clamping_notes():
             _log_once(logging.WARNING, note)
         until = gen_kwargs.get("until") or []
@@ -185,22 +215,13 @@ class DiffusionLM(LM):
     def _complete(self, config: DecodingConfig) -> DecodingConfig:
         """What depends on the model: the top-k schedule and PC-Sampler's frequency table (the family's
         by default) and whether the model's layers can be cached; checked before the weights load."""
-        family = self.backend.family
-        config = config.with_family_defaults(family)
+        config = with_family(config, self.backend.family, getattr(self.backend, "config", None),  # ideal: none
+                             warn=lambda message: _log_once(logging.WARNING, message))
         if config.sampler == "pc" and config.value("pc_frequencies") is None:
             table = self.backend.default_pc_frequencies
             config = dataclasses.replace(config, parameters=tuple(sorted((*config.parameters, ("pc_frequencies", table)))))
         if config.sampler == "pc":
             check_table_name(config.value("pc_frequencies"))
-        spec = FAMILY_SPECS.get(family)
-        if spec is not None and spec.block_causal:
-            config = complete_block_config(config, spec, self.backend.config,
-                                           warn=lambda message: _log_once(logging.WARNING, message))
-        if config.cache != "none" and family not in CACHING_FAMILIES:
-            raise ValueError(
-                f"cache={config.cache} runs LLaDA's, LLaDA-MoE's or Dream's layers with kept keys and values; "
-                f"this model is of family {family!r} (allowed with cache: {', '.join(CACHING_FAMILIES)})"
-            )
         return config
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:

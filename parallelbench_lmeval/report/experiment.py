@@ -182,11 +182,11 @@ def check_experiment(settings: dict, entries: list[ModelEntry]) -> tuple[dict[st
         args = sweep_arguments(settings, entry)
         flags = sweeps.model_config(args.model_args, batch_size=args.batch_size,
                                     max_batch_size=args.max_batch_size, device=args.device)
+        planned[entry.name] = configurations(entry)
         if entry.model == DLLM:
             from lm_eval.utils import simple_parse_args_string
 
-            check_model_args(simple_parse_args_string(args.model_args), flags)
-        planned[entry.name] = configurations(entry)
+            check_model_args(simple_parse_args_string(args.model_args), flags, configurations=planned[entry.name])
     task_manager = sweeps.task_manager_for(settings["tasks"], settings["include_path"])
     check_tasks(task_manager, settings["tasks"])
     return planned, task_manager

@@ -38,6 +38,7 @@ import logging
 from collections import defaultdict
 from pathlib import Path
 
+from parallelbench_lmeval.decoding.config import BLOCK_DIFFUSION_FAMILIES
 from parallelbench_lmeval.errors import did_you_mean
 from parallelbench_lmeval.report.analysis import by_model, by_strategy
 from parallelbench_lmeval.report.leaderboard import write_public_leaderboard
@@ -70,7 +71,9 @@ def mode_warnings(configurations: list[Configuration]) -> list[str]:
     """Why the bundle's numbers may not be the benchmark code's: configurations decoded without
     compat=parallelbench, and strategies whose configurations ran in both modes."""
     warnings = []
-    plain = [c for c in configurations if c.engine == DLLM_ENGINE and c.compat != COMPAT_MODE]
+    # block-diffusion models are decoded as their own generation functions: compat does not apply
+    plain = [c for c in configurations if c.engine == DLLM_ENGINE and c.compat != COMPAT_MODE
+             and not {r.run.get("family") for r in c.tasks.values()} & BLOCK_DIFFUSION_FAMILIES]
     if plain:
         strategies = ", ".join(sorted({c.strategy for c in plain}))
         warnings.append(f"{len(plain)} of {len(configurations)} configurations ({strategies}) were not decoded with "
@@ -83,6 +86,10 @@ def mode_warnings(configurations: list[Configuration]) -> list[str]:
     mixed = sorted(strategy for strategy, found in modes.items() if len(found) > 1)
     if mixed:
         warnings.append(f"strategies {', '.join(mixed)} mix configurations decoded with and without compat={COMPAT_MODE}")
+    unnamed = sorted(strategy for strategy in modes if "+" in strategy)
+    if unnamed:
+        warnings.append(f"strategies {', '.join(unnamed)} carry options the public leaderboard's strategy ids do not "
+                        "name (a cache, a step schedule other than the family's, ...): they are written under these ids")
     return warnings
 
 

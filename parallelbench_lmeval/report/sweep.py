@@ -489,7 +489,7 @@ def sweep(args, configs: list[dict], task_manager=None) -> list[Path]:
     from tqdm import tqdm
 
     from parallelbench_lmeval.lm_eval_logs import quiet_gen_kwargs_notice
-    from parallelbench_lmeval.registration import check_tasks, ensure_registered
+    from parallelbench_lmeval.registration import MODEL_NAME, check_tasks, ensure_registered
 
     quiet_gen_kwargs_notice()  # every configuration is given as gen_kwargs, by design
     lm_config = model_config(args.model_args, batch_size=args.batch_size, max_batch_size=args.max_batch_size,
@@ -503,6 +503,12 @@ def sweep(args, configs: list[dict], task_manager=None) -> list[Path]:
     if not todo:
         return []
     _check_folders(output, [config_name(o) for o in todo])
+    if args.model == MODEL_NAME:  # every configuration checked for the model's family before the first runs
+        from lm_eval.utils import simple_parse_args_string
+
+        from parallelbench_lmeval.models.dllm import check_model_args
+
+        check_model_args(simple_parse_args_string(args.model_args), lm_config, configurations=todo)
     task_manager = task_manager or task_manager_for(args.tasks, args.include_path)
     check_tasks(task_manager, args.tasks)
     tasks = SweepTasks(task_manager, args)
