@@ -111,6 +111,7 @@ def test_a_task_folder_freezes_what_the_name_generates(tmp_path, capsys):
     (["--tasks", "copy,paraphrasing"], "no generator for 'paraphrasing'; allowed: copy, .*; groups: waiting_line, w2s, puzzle"),
     (["--n", "3-x"], "sizes are numbers, lists .* got '3-x'"),
     (["--n", "6-3"], "the range .6-3. is empty: write it low-high"),
+    (["--n", "5", "--seed", "-1"], "the seed is a whole number >= 0 .* got '-1'"),
     (["--split", "train", "--tasks", "w2s"], "Words-to-Sentence has no reference sentence"),
     (["--tasks", "copy", "--n", "3", "--num-items", "0"], "the number of items must be at least 1, got 0"),
 ])

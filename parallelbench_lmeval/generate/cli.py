@@ -37,6 +37,13 @@ def sizes(text: str) -> list[int]:
     return found
 
 
+def seed(text: str) -> int:
+    """A generator seed: a whole number >= 0, as the task names spell it (`_s3`)."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"the seed is a whole number >= 0 (task names carry it as _s<seed>), got {text!r}")
+    return int(text)
+
+
 def families(text: str) -> list[Family]:
     names = [name for part in text.split(",") for name in TASK_GROUPS.get(part.strip(), (part.strip(),))]
     try:
@@ -55,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n", type=sizes, default=sizes("3-6"),
                         help="people / words / square side, e.g. 12, 3,5,8 or 3-6 (default 3-6, the released range)")
     parser.add_argument("--blanks", type=sizes, default=sizes("4"), help="Sudoku blanks, 1 to 12 (default 4, as released)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--split", choices=SPLITS, default="test",
                         help="test: an lm-eval task folder; train: chat prompt/completion records (default test)")
     parser.add_argument("--num-items", type=int, default=DEFAULT_NUM_ITEMS, help="test split: items per task and size (default 100)")

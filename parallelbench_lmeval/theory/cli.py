@@ -16,7 +16,7 @@ import torch
 from matplotlib.figure import Figure
 
 from parallelbench_lmeval.decoding import DecodingConfig
-from parallelbench_lmeval.generate.cli import sizes
+from parallelbench_lmeval.generate.cli import seed, sizes
 from parallelbench_lmeval.ideal import accuracy, waiting_line_problem
 from parallelbench_lmeval.theory import closed_forms as cf
 from parallelbench_lmeval.theory.answer_sets import waiting_line_answers
@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     generated.add_argument("--ks", type=sizes, default=sizes("1-8"), help="items per step of the k sweep (default 1-8)")
     generated.add_argument("--k-n", type=int, default=8, help="list length of the k sweep (default 8)")
     generated.add_argument("--items", type=int, default=200, help="generated items per task and size (default 200)")
-    generated.add_argument("--item-seed", type=int, default=0, help="seed of the generated items (default 0)")
+    generated.add_argument("--item-seed", type=seed, default=0, help="seed of the generated items (default 0)")
     return parser
 
 
