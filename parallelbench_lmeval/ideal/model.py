@@ -164,6 +164,7 @@ class IdealBackend:
     answer in the task's format."""
 
     family = "ideal"
+    config = None  # no checkpoint config
     # its "tokens" are list items: every item equally frequent for PC-Sampler's calibration
     default_pc_frequencies = "uniform"
 

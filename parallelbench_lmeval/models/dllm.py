@@ -138,8 +138,9 @@ def check_model_args(model_args: dict, additional_config: dict | None = None, ge
     settings = ModelSettings.parse(**{**model_args, **extra})
     gen_kwargs = gen_kwargs or {}
     requests = [gen_kwargs, *({**gen_kwargs, **{k: v for k, v in c.items() if k != "seed"}} for c in configurations)]
-    for request in requests:
-        DecodingConfig.from_options(gen_length=None, **request_decoding_options(settings.decoding_defaults, request))
+    options = [request_decoding_options(settings.decoding_defaults, request) for request in requests]
+    for given in options:  # before the config is read (a hub id may take seconds)
+        DecodingConfig.from_options(gen_length=None, **given)
     if settings.is_ideal:
         family, model_config = "ideal", None
     else:
@@ -147,9 +148,8 @@ def check_model_args(model_args: dict, additional_config: dict | None = None, ge
 
         source = resolve_model_source(settings)
         family, model_config = source.family, source.config
-    for request in requests:
-        options = request_decoding_options(settings.decoding_defaults, request)
-        config = DecodingConfig.from_options(gen_length=request.get("max_gen_toks"), family=family, **options)
+    for request, given in zip(requests, options):
+        config = DecodingConfig.from_options(gen_length=request.get("max_gen_toks"), family=family, **given)
         with_family(config, family, model_config, warn=lambda message: None)
     return settings
 
@@ -215,7 +215,7 @@ class DiffusionLM(LM):
     def _complete(self, config: DecodingConfig) -> DecodingConfig:
         """What depends on the model: the top-k schedule and PC-Sampler's frequency table (the family's
         by default) and whether the model's layers can be cached; checked before the weights load."""
-        config = with_family(config, self.backend.family, getattr(self.backend, "config", None),  # ideal: none
+        config = with_family(config, self.backend.family, self.backend.config,
                              warn=lambda message: _log_once(logging.WARNING, message))
         if config.sampler == "pc" and config.value("pc_frequencies") is None:
             table = self.backend.default_pc_frequencies

@@ -208,6 +208,11 @@ class Configuration:
         return self.strategy_name or strategy_id(self.engine, self.options)
 
     @property
+    def families(self) -> set[str]:
+        """The model families its results record (none for engines other than dllm)."""
+        return {result.run.get("family") for result in self.tasks.values()} - {None}
+
+    @property
     def compat(self) -> str:
         """The decoding mode (`compat` option) the configuration ran with."""
         return self.options.get("compat", "none")

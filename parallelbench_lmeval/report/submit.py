@@ -73,7 +73,7 @@ def mode_warnings(configurations: list[Configuration]) -> list[str]:
     warnings = []
     # block-diffusion models are decoded as their own generation functions: compat does not apply
     plain = [c for c in configurations if c.engine == DLLM_ENGINE and c.compat != COMPAT_MODE
-             and not {r.run.get("family") for r in c.tasks.values()} & BLOCK_DIFFUSION_FAMILIES]
+             and not c.families & BLOCK_DIFFUSION_FAMILIES]
     if plain:
         strategies = ", ".join(sorted({c.strategy for c in plain}))
         warnings.append(f"{len(plain)} of {len(configurations)} configurations ({strategies}) were not decoded with "
@@ -193,7 +193,7 @@ def write_submission(out: Path, configurations: list[Configuration], name: str, 
     renamed = [Configuration(name, c.engine, c.options, c.tasks, c.sources, leaderboard_strategy(c.strategy))
                for c in configurations]
     written = write_public_leaderboard(out, renamed, {"thresholds": [80, 75, 70]})
-    families = {result.run.get("family") for c in configurations for result in c.tasks.values()} - {None}
+    families = set().union(*(c.families for c in configurations))
     entry = metadata_entry(name, display_name or model, families.pop() if len(families) == 1 else None, url,
                            sorted(by_strategy(renamed)))
     for file_name, content in (("metadata_entry.json", entry),
